@@ -1,0 +1,80 @@
+import type { SlimContainer, SlimPod } from "../kube/SlimPod.ts"
+import type { DeploymentRecord, RecordStatus, RuntimeRisk } from "./DeploymentRecord.ts"
+import { renderDeploymentName } from "./deploymentName.ts"
+import { digestFromImageID, parseImageReference } from "./imageReference.ts"
+import { validateRecord } from "./validateRecord.ts"
+
+export interface BuildRecordsInput {
+  readonly pod: SlimPod
+  readonly status: RecordStatus
+  /** The resolved workload (Deployment, DaemonSet, ...) name: `{{deploymentName}}`. */
+  readonly workloadName: string
+  /** The deployment_name template (`DN_TEMPLATE`). */
+  readonly template: string
+  readonly logicalEnvironment: string
+  readonly physicalEnvironment: string
+  readonly cluster: string
+  readonly runtimeRisks?: ReadonlyArray<RuntimeRisk>
+  readonly tags?: Readonly<Record<string, string>>
+  readonly githubRepository?: string
+}
+
+/** What became of one container (or init container) of the pod. */
+export type RecordOutcome =
+  | {
+      readonly _tag: "Ready"
+      readonly container: SlimContainer
+      readonly record: DeploymentRecord
+      /** Changes made to fit the API (e.g. an over-long version dropped), for the log. */
+      readonly adjustments: ReadonlyArray<string>
+    }
+  /** No imageID yet, so no digest: skipped quietly, as the original does. */
+  | { readonly _tag: "NoDigest"; readonly container: SlimContainer }
+  /** The record would break the API's constraints: the caller logs and counts it. */
+  | { readonly _tag: "Invalid"; readonly container: SlimContainer; readonly field: string; readonly reason: string }
+
+/**
+ * Mutable while being assembled, so optional fields can be set only when
+ * present (exactOptionalPropertyTypes) without spreading.
+ */
+type RecordDraft = { -readonly [K in keyof DeploymentRecord]: DeploymentRecord[K] }
+
+const outcomeFor = (input: BuildRecordsInput, container: SlimContainer): RecordOutcome => {
+  const digest = digestFromImageID(container.imageID)
+  if (digest === undefined) return { _tag: "NoDigest", container }
+  const image = parseImageReference(container.image)
+  const draft: RecordDraft = {
+    name: image.name,
+    digest,
+    status: input.status,
+    logical_environment: input.logicalEnvironment,
+    physical_environment: input.physicalEnvironment,
+    cluster: input.cluster,
+    deployment_name: renderDeploymentName(input.template, {
+      namespace: input.pod.namespace,
+      workloadName: input.workloadName,
+      containerName: container.name
+    })
+  }
+  if (image.version !== undefined) draft.version = image.version
+  // Empty values are left out, as the original's `omitempty` does.
+  if (input.runtimeRisks !== undefined && input.runtimeRisks.length > 0) draft.runtime_risks = input.runtimeRisks
+  if (input.tags !== undefined && Object.keys(input.tags).length > 0) draft.tags = input.tags
+  if (input.githubRepository !== undefined && input.githubRepository.length > 0) {
+    draft.github_repository = input.githubRepository
+  }
+  const checked = validateRecord(draft)
+  return checked.ok
+    ? { _tag: "Ready", container, record: checked.record, adjustments: checked.adjustments }
+    : { _tag: "Invalid", container, field: checked.field, reason: checked.reason }
+}
+
+/** One outcome per container, then per init container, in pod spec order. */
+export const buildRecords = (input: BuildRecordsInput): ReadonlyArray<RecordOutcome> => {
+  const { containers, initContainers } = input.pod
+  const outcomes = new Array<RecordOutcome>(containers.length + initContainers.length)
+  let index = 0
+  for (const container of containers) outcomes[index++] = outcomeFor(input, container)
+  for (const container of initContainers) outcomes[index++] = outcomeFor(input, container)
+  return outcomes
+}
