@@ -1,0 +1,147 @@
+import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { Clock, Duration, Effect, RateLimiter, Redacted, Schedule, type Scope } from "effect"
+import { Config } from "../config/Config.ts"
+import { Metrics } from "../observability/Metrics.ts"
+import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
+import { USER_AGENT } from "../version.ts"
+import { classifyFailure } from "./classifyResponse.ts"
+import { type ClientError, HardFailure, type NoArtifact, type PostError, SoftFailure } from "./errors.ts"
+import { GitHubAuth } from "./GitHubAuth.ts"
+import { RateLimitGate } from "./RateLimitGate.ts"
+
+/** The REST API version we speak; the artifact-metadata routes are the same in both current versions. */
+export const GITHUB_API_VERSION = "2022-11-28"
+
+/**
+ * Retries of one record after a soft failure: 100 ms doubling, jittered,
+ * capped at 5 s, 3 retries (the original's policy). Jitter comes before the
+ * cap so the cap holds.
+ */
+export const softFailureRetry = Schedule.exponential("100 millis").pipe(
+  Schedule.jittered,
+  Schedule.union(Schedule.spaced("5 seconds")),
+  Schedule.intersect(Schedule.recurs(3))
+)
+
+/**
+ * Rate-limit rounds for one record before the event is handed back to the
+ * work queue. Each round already waits out the reset at the shared gate.
+ */
+export const RATE_LIMIT_ROUNDS = 5
+
+export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClient>()(
+  "deployment-tracker/DeploymentRecordClient",
+  {
+    scoped: Effect.gen(function*() {
+      const config = yield* Config
+      const metrics = yield* Metrics
+      const gate = yield* RateLimitGate
+      const auth = yield* GitHubAuth
+      const http = yield* HttpClient.HttpClient
+      const throttle = yield* makeThrottle(config.apiRatePerSecond, config.apiBurst)
+      const url = `${config.baseUrl}/orgs/${encodeURIComponent(config.org)}/artifacts/metadata/deployment-record`
+
+      const send = (record: DeploymentRecord) =>
+        Effect.gen(function*() {
+          const authorization = yield* auth.authorization.pipe(
+            Effect.mapError((e) => new SoftFailure({ reason: e.reason }))
+          )
+          const request = HttpClientRequest.post(url).pipe(
+            HttpClientRequest.setHeaders({
+              accept: "application/vnd.github+json",
+              "x-github-api-version": GITHUB_API_VERSION,
+              "user-agent": USER_AGENT,
+              authorization: Redacted.value(authorization)
+            }),
+            HttpClientRequest.bodyUnsafeJson({ ...record, return_records: false })
+          )
+          const started = yield* Clock.currentTimeMillis
+          const outcome = yield* http.execute(request).pipe(
+            Effect.flatMap((response) =>
+              response.text.pipe(
+                Effect.map((body) => ({ status: response.status, headers: response.headers, body }))
+              )
+            ),
+            Effect.timeoutFail({
+              duration: config.apiRequestTimeout,
+              onTimeout: () => new SoftFailure({ reason: `no response within ${Duration.format(config.apiRequestTimeout)}` })
+            }),
+            Effect.catchTags({
+              RequestError: (e) => Effect.fail(new SoftFailure({ reason: `request failed: ${e.message}` })),
+              ResponseError: (e) => Effect.fail(new SoftFailure({ reason: `reading response failed: ${e.message}` }))
+            }),
+            Effect.ensuring(
+              Clock.currentTimeMillis.pipe(Effect.map((now) => metrics.postAttemptSeconds((now - started) / 1000)))
+            )
+          )
+          if (outcome.status >= 200 && outcome.status < 300) return
+          if (outcome.status === 401) yield* auth.refresh
+          return yield* Effect.fail(classifyFailure({ ...outcome, receivedAt: yield* Clock.currentTimeMillis }))
+        })
+
+      // One attempt: wait for the shared gate and a throttle token, send,
+      // and record what the answer means for everyone.
+      const attempt = (record: DeploymentRecord) =>
+        gate.wait.pipe(
+          Effect.zipRight(throttle(send(record))),
+          Effect.tapErrorTag("RateLimited", (e) =>
+            Effect.gen(function*() {
+              metrics.postRateLimited.inc()
+              yield* gate.closeFor(e.wait)
+              yield* Effect.logWarning("GitHub rate limit reached; all requests wait").pipe(
+                Effect.annotateLogs({ status: e.status, wait: Duration.format(e.wait), message: e.message })
+              )
+            })
+          ),
+          Effect.tapErrorTag("SoftFailure", (e) =>
+            Effect.sync(() => metrics.postSoftFail.inc()).pipe(
+              Effect.zipRight(Effect.logWarning("Posting a record failed; retrying").pipe(
+                Effect.annotateLogs({ deployment_name: record.deployment_name, reason: e.reason })
+              ))
+            )
+          )
+        )
+
+      /**
+       * Posts one record. Succeeds, or fails with a ClientError, NoArtifact
+       * or HardFailure (after retries), each already counted.
+       */
+      const post = (record: DeploymentRecord): Effect.Effect<void, PostError> =>
+        attempt(record).pipe(
+          Effect.retry({ while: (e) => e._tag === "RateLimited", times: RATE_LIMIT_ROUNDS - 1 }),
+          Effect.retry({ while: (e) => e._tag === "SoftFailure", schedule: softFailureRetry }),
+          Effect.catchTags({
+            SoftFailure: (e) => Effect.fail(new HardFailure({ reason: `retries exhausted: ${e.reason}` })),
+            RateLimited: (e) =>
+              Effect.fail(new HardFailure({ reason: `still rate limited after ${RATE_LIMIT_ROUNDS} waits: ${e.message}` }))
+          }),
+          Effect.tap(() => Effect.sync(() => metrics.postOk.inc())),
+          Effect.tapError((e: ClientError | NoArtifact | HardFailure) =>
+            Effect.sync(() => {
+              if (e._tag === "ClientError") metrics.postClientError.inc()
+              else if (e._tag === "NoArtifact") metrics.postUnknownArtifact.inc()
+              else metrics.postHardFail.inc()
+            })
+          ),
+          Effect.withSpan("github.postDeploymentRecord", {
+            attributes: { deployment_name: record.deployment_name, status: record.status }
+          })
+        )
+
+      return { post } as const
+    })
+  }
+) {}
+
+/**
+ * The outgoing budget: a token bucket of `burst` tokens refilled at `rate`
+ * per second (3/s is 900 POST points a minute, GitHub's per-endpoint
+ * secondary limit). A rate of 0 lifts the throttle (benchmarks, simulators).
+ */
+const makeThrottle = (
+  rate: number,
+  burst: number
+): Effect.Effect<<A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>, never, Scope.Scope> =>
+  rate <= 0
+    ? Effect.succeed((effect) => effect)
+    : RateLimiter.make({ limit: burst, interval: Duration.millis((burst / rate) * 1000), algorithm: "token-bucket" })

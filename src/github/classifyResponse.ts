@@ -1,0 +1,79 @@
+import { Duration } from "effect"
+import { ClientError, NoArtifact, RateLimited, SoftFailure } from "./errors.ts"
+
+/** Wait when GitHub signals a rate limit but gives no usable time (its docs: at least a minute). */
+export const DEFAULT_RATE_LIMIT_WAIT = Duration.minutes(1)
+
+export interface ResponseFacts {
+  readonly status: number
+  /** Lower-cased header names. */
+  readonly headers: Readonly<Record<string, string | undefined>>
+  readonly body: string
+  /** When the response arrived, epoch ms (for x-ratelimit-reset). */
+  readonly receivedAt: number
+}
+
+/**
+ * GitHub error bodies carry `message` as a string, but the artifact-metadata
+ * endpoints also send an object (`{cause, repositories}`); accept both.
+ */
+export const errorMessage = (body: string): string => {
+  try {
+    const parsed: unknown = JSON.parse(body)
+    if (typeof parsed === "object" && parsed !== null && "message" in parsed) {
+      const message = (parsed as { message: unknown }).message
+      if (typeof message === "string") return message
+      if (typeof message === "object" && message !== null) {
+        const cause = (message as { cause?: unknown }).cause
+        return typeof cause === "string" ? cause : JSON.stringify(message)
+      }
+    }
+  } catch {
+    // not JSON: fall through to the raw text
+  }
+  return body.slice(0, 500)
+}
+
+const secondaryLimit = /secondary rate limit|abuse/i
+
+/** Seconds from Retry-After (delta seconds or an HTTP date), if it parses. */
+const retryAfterMillis = (value: string | undefined, now: number): number | undefined => {
+  if (value === undefined || value.trim() === "") return undefined
+  const seconds = Number(value)
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
+  const date = Date.parse(value)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
+
+const resetMillis = (value: string | undefined, now: number): number | undefined => {
+  if (value === undefined) return undefined
+  const epochSeconds = Number(value)
+  return Number.isFinite(epochSeconds) && epochSeconds > 0 ? Math.max(0, epochSeconds * 1000 - now) : undefined
+}
+
+/**
+ * Sorts a non-2xx response into the typed failures. A 403/429 is a rate
+ * limit when it has Retry-After, `x-ratelimit-remaining: 0`, or GitHub's
+ * secondary-limit message; the wait is the larger of Retry-After and the
+ * reset time, or one minute when neither parses.
+ */
+export const classifyFailure = (
+  facts: ResponseFacts
+): ClientError | NoArtifact | RateLimited | SoftFailure => {
+  const { body, headers, receivedAt, status } = facts
+  const message = errorMessage(body)
+  if (status === 403 || status === 429) {
+    const retryAfter = retryAfterMillis(headers["retry-after"], receivedAt)
+    const exhausted = headers["x-ratelimit-remaining"] === "0"
+    if (retryAfter !== undefined || exhausted || secondaryLimit.test(body)) {
+      const reset = resetMillis(headers["x-ratelimit-reset"], receivedAt)
+      const waits = [retryAfter, exhausted ? reset : undefined].filter((n): n is number => n !== undefined)
+      const wait = waits.length > 0 ? Duration.millis(Math.max(...waits)) : DEFAULT_RATE_LIMIT_WAIT
+      return new RateLimited({ status, wait, message })
+    }
+    return new ClientError({ status, message })
+  }
+  if (status === 404 && /no artifacts? found/i.test(message)) return new NoArtifact({ message })
+  if (status === 408 || status >= 500) return new SoftFailure({ reason: `HTTP ${status}: ${message}`, status })
+  return new ClientError({ status, message })
+}

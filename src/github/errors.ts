@@ -1,0 +1,41 @@
+import { Data, type Duration } from "effect"
+
+/**
+ * How a call to GitHub can fail. The tags decide what happens next:
+ * - ClientError: a 4xx that is not a rate limit. Resending the same request
+ *   cannot help (and repeated invalid requests can get an app suspended), so
+ *   it is counted and never retried.
+ * - NoArtifact: 404 "no artifacts found": the digest has no attestation.
+ *   The digest is remembered as unknown for an hour.
+ * - RateLimited: 403/429 with rate-limit signals. Every worker waits until
+ *   `retryAt`, then the request is tried again.
+ * - SoftFailure: 5xx, network error or timeout; retried with backoff.
+ * - HardFailure: soft failures (or rate limits) that outlasted the retries;
+ *   the work queue requeues the whole event with its own backoff.
+ */
+export class ClientError extends Data.TaggedError("ClientError")<{
+  readonly status: number
+  readonly message: string
+}> {}
+
+export class NoArtifact extends Data.TaggedError("NoArtifact")<{
+  readonly message: string
+}> {}
+
+export class RateLimited extends Data.TaggedError("RateLimited")<{
+  readonly status: number
+  /** How long GitHub asked us to wait from the moment of the response. */
+  readonly wait: Duration.Duration
+  readonly message: string
+}> {}
+
+export class SoftFailure extends Data.TaggedError("SoftFailure")<{
+  readonly reason: string
+  readonly status?: number
+}> {}
+
+export class HardFailure extends Data.TaggedError("HardFailure")<{
+  readonly reason: string
+}> {}
+
+export type PostError = ClientError | NoArtifact | HardFailure

@@ -1,0 +1,101 @@
+import { Effect } from "effect"
+import * as Prom from "prom-client"
+import type { EventType } from "../controller/PodEvent.ts"
+
+/**
+ * Prometheus metrics. The `deptracker_*` names, help-independent labels and
+ * types are those of the Go original, because operators' dashboards and
+ * alerts depend on them; the `deployment_tracker_*` ones are ours.
+ *
+ * Each process (and each test) owns its own Registry: prom-client's global
+ * registry would be shared mutable state and throws on re-registration.
+ */
+export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metrics", {
+  sync: () => {
+    const registry = new Prom.Registry()
+    Prom.collectDefaultMetrics({ register: registry })
+    const registers = [registry]
+
+    const counter = (name: string, help: string) => new Prom.Counter({ name, help, registers })
+
+    const eventsProcessedOk = new Prom.Counter({
+      name: "deptracker_events_processed_ok",
+      help: "The total number of successful events",
+      labelNames: ["event_type"] as const,
+      registers
+    })
+    const eventsProcessedFailed = new Prom.Counter({
+      name: "deptracker_events_processed_failed",
+      help: "The total number of failed events",
+      labelNames: ["event_type"] as const,
+      registers
+    })
+    const eventsProcessedTimer = new Prom.Histogram({
+      name: "deptracker_events_processed_timer",
+      help: "The duration (seconds) for processing k8s events",
+      labelNames: ["status"] as const,
+      registers
+    })
+    const postDeploymentRecordTimer = new Prom.Histogram({
+      name: "deptracker_post_deployment_record_timer",
+      help: "The duration (seconds) for posting data to the GitHub API",
+      registers
+    })
+    const recordsInvalid = new Prom.Counter({
+      name: "deployment_tracker_records_invalid_total",
+      help: "Records not sent because they violate the API's published constraints, by field",
+      labelNames: ["field"] as const,
+      registers
+    })
+    const podsUndecodable = counter(
+      "deployment_tracker_watch_objects_invalid_total",
+      "Objects from the Kubernetes watch that could not be read as pods (logged and skipped)"
+    )
+    const watchRestarts = new Prom.Counter({
+      name: "deployment_tracker_watch_restarts_total",
+      help: "Pod watch restarts, by reason (closed, expired, error)",
+      labelNames: ["reason"] as const,
+      registers
+    })
+    const workQueueDepth = new Prom.Gauge({
+      name: "deployment_tracker_workqueue_depth",
+      help: "Keys waiting in or being processed from the work queue",
+      registers
+    })
+    const cachedPods = new Prom.Gauge({
+      name: "deployment_tracker_cached_pods",
+      help: "Pods held in the slim pod cache",
+      registers
+    })
+
+    return {
+      registry,
+      eventProcessed: (type: EventType, ok: boolean, seconds: number) => {
+        if (ok) eventsProcessedOk.inc({ event_type: type })
+        else eventsProcessedFailed.inc({ event_type: type })
+        eventsProcessedTimer.observe({ status: ok ? "ok" : "failed" }, seconds)
+      },
+      postAttemptSeconds: (seconds: number) => postDeploymentRecordTimer.observe(seconds),
+      postOk: counter("deptracker_post_record_ok", "The total number of successful posts"),
+      postRateLimited: counter("deptracker_post_record_rate_limited", "The total number of post attempts that were rate limited"),
+      postUnknownArtifact: counter(
+        "deptracker_post_record_unknown_artifact",
+        "The total number of post attempts that resulted in no matching attestation for the container digest (404 'no artifacts found' responses)"
+      ),
+      postUnknownArtifactCacheHit: counter(
+        "deptracker_post_record_unknown_artifact_cache_hit",
+        "The total number of API calls avoided due to a cached 404 for an unknown artifact digest"
+      ),
+      postSoftFail: counter("deptracker_post_record_soft_fail", "The total number of soft (recoverable) post failures"),
+      postHardFail: counter("deptracker_post_record_hard_fail", "The total number of hard post failures"),
+      postClientError: counter("deptracker_post_record_client_error", "The total number of non-retryable client failures"),
+      recordInvalid: (field: string) => recordsInvalid.inc({ field }),
+      podUndecodable: podsUndecodable,
+      watchRestart: (reason: "closed" | "expired" | "error") => watchRestarts.inc({ reason }),
+      workQueueDepth,
+      cachedPods,
+      render: Effect.promise(() => registry.metrics()),
+      contentType: registry.contentType
+    } as const
+  }
+}) {}

@@ -1,0 +1,165 @@
+import { NodeHttpClient } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Exit, Layer } from "effect"
+import type { ControllerConfig } from "../../src/config/Config.ts"
+import { DeploymentRecordClient, GITHUB_API_VERSION } from "../../src/github/DeploymentRecordClient.ts"
+import { GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
+import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
+import { Metrics } from "../../src/observability/Metrics.ts"
+import type { DeploymentRecord } from "../../src/record/DeploymentRecord.ts"
+import { USER_AGENT } from "../../src/version.ts"
+import { fakeGitHub, type ScriptedResponse } from "../support/fakeGitHub.ts"
+import { TEST_TOKEN, testConfigLayer } from "../support/testConfig.ts"
+
+const record: DeploymentRecord = {
+  name: "ghcr.io/octo-org/app",
+  digest: `sha256:${"a".repeat(64)}`,
+  version: "1.2.3",
+  status: "deployed",
+  logical_environment: "test",
+  physical_environment: "lab",
+  cluster: "test-cluster",
+  deployment_name: "default/app/app"
+}
+
+const clientLayer = (overrides: Partial<ControllerConfig>) => {
+  const config = testConfigLayer(overrides)
+  return DeploymentRecordClient.Default.pipe(
+    Layer.provideMerge(Layer.mergeAll(Metrics.Default, RateLimitGate.Default, GitHubAuthLive, NodeHttpClient.layerUndici)),
+    Layer.provide(config)
+  )
+}
+
+/** Runs `post(record)` against a fake GitHub answering with `script`. */
+const postAgainst = (script: ReadonlyArray<ScriptedResponse>, overrides: Partial<ControllerConfig> = {}) =>
+  Effect.gen(function*() {
+    const github = yield* fakeGitHub(script)
+    const exit = yield* Effect.gen(function*() {
+      const client = yield* DeploymentRecordClient
+      return yield* Effect.exit(client.post(record))
+    }).pipe(Effect.provide(clientLayer({ baseUrl: github.url, ...overrides })))
+    return { exit, requests: github.requests }
+  })
+
+const metricValue = (name: string) =>
+  Effect.gen(function*() {
+    const metrics = yield* Metrics
+    const found = (yield* Effect.promise(() => metrics.registry.getMetricsAsJSON())).find((m) => m.name === name)
+    return found?.values.reduce((sum, v) => sum + v.value, 0) ?? 0
+  })
+
+describe("DeploymentRecordClient", () => {
+  it.live("posts the record with GitHub's headers, PAT and return_records: false", () =>
+    Effect.gen(function*() {
+      const { exit, requests } = yield* postAgainst([])
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expect(requests).toHaveLength(1)
+      const [req] = requests
+      expect(req?.method).toBe("POST")
+      expect(req?.url).toBe("/orgs/octo-org/artifacts/metadata/deployment-record")
+      expect(req?.headers["accept"]).toBe("application/vnd.github+json")
+      expect(req?.headers["x-github-api-version"]).toBe(GITHUB_API_VERSION)
+      expect(req?.headers["user-agent"]).toBe(USER_AGENT)
+      expect(req?.headers["authorization"]).toBe(`Bearer ${TEST_TOKEN}`)
+      expect(req?.body).toEqual({ ...record, return_records: false })
+    }).pipe(Effect.scoped))
+
+  it.live("a 5xx is retried with backoff, then succeeds", () =>
+    Effect.gen(function*() {
+      const { exit, requests } = yield* postAgainst([{ status: 502 }, { status: 500 }])
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expect(requests).toHaveLength(3)
+      // Backoff: ~100 ms then ~200 ms (0.8-1.2x jitter) between attempts.
+      const gaps = requests.slice(1).map((r, i) => r.at - requests[i]!.at)
+      expect(gaps[0]).toBeGreaterThanOrEqual(75)
+      expect(gaps[1]).toBeGreaterThanOrEqual(155)
+    }).pipe(Effect.scoped))
+
+  it.live("a connection reset is a soft failure and is retried", () =>
+    Effect.gen(function*() {
+      const { exit, requests } = yield* postAgainst([{ status: 0, reset: true }])
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expect(requests).toHaveLength(2)
+    }).pipe(Effect.scoped))
+
+  it.live("soft failures outlasting 3 retries become a HardFailure, each attempt counted", () =>
+    Effect.gen(function*() {
+      const github = yield* fakeGitHub(Array.from({ length: 4 }, () => ({ status: 503 })))
+      yield* Effect.gen(function*() {
+        const client = yield* DeploymentRecordClient
+        const exit = yield* Effect.exit(client.post(record))
+        expect(exit).toMatchObject({ _tag: "Failure", cause: { error: { _tag: "HardFailure" } } })
+        expect(github.requests).toHaveLength(4)
+        expect(yield* metricValue("deptracker_post_record_soft_fail")).toBe(4)
+        expect(yield* metricValue("deptracker_post_record_hard_fail")).toBe(1)
+        expect(yield* metricValue("deptracker_post_record_ok")).toBe(0)
+      }).pipe(Effect.provide(clientLayer({ baseUrl: github.url })))
+    }).pipe(Effect.scoped))
+
+  it.live("a 422 is a client error: never retried, counted", () =>
+    Effect.gen(function*() {
+      const github = yield* fakeGitHub([{ status: 422, body: { message: "Validation Failed" } }])
+      yield* Effect.gen(function*() {
+        const client = yield* DeploymentRecordClient
+        const exit = yield* Effect.exit(client.post(record))
+        expect(exit).toMatchObject({ cause: { error: { _tag: "ClientError", status: 422 } } })
+        expect(github.requests).toHaveLength(1)
+        expect(yield* metricValue("deptracker_post_record_client_error")).toBe(1)
+      }).pipe(Effect.provide(clientLayer({ baseUrl: github.url })))
+    }).pipe(Effect.scoped))
+
+  it.live("404 'no artifacts found' is NoArtifact and not retried", () =>
+    Effect.gen(function*() {
+      const github = yield* fakeGitHub([{ status: 404, body: { message: "no artifacts found" } }])
+      yield* Effect.gen(function*() {
+        const client = yield* DeploymentRecordClient
+        const exit = yield* Effect.exit(client.post(record))
+        expect(exit).toMatchObject({ cause: { error: { _tag: "NoArtifact" } } })
+        expect(github.requests).toHaveLength(1)
+        expect(yield* metricValue("deptracker_post_record_unknown_artifact")).toBe(1)
+      }).pipe(Effect.provide(clientLayer({ baseUrl: github.url })))
+    }).pipe(Effect.scoped))
+
+  it.live("a 429 with Retry-After holds every request until the reset, then retries", () =>
+    Effect.gen(function*() {
+      const github = yield* fakeGitHub([{ status: 429, headers: { "retry-after": "1" }, body: { message: "slow down" } }])
+      yield* Effect.gen(function*() {
+        const client = yield* DeploymentRecordClient
+        // Two posts at once: after the first is limited, neither may send
+        // again before the advertised reset.
+        yield* Effect.all([client.post(record), client.post({ ...record, deployment_name: "default/app/other" })], {
+          concurrency: 2
+        })
+        const limitedAt = github.requests[0]!.at
+        const afterLimit = github.requests.slice(1).filter((r) => r.at > limitedAt)
+        expect(github.requests.length).toBeGreaterThanOrEqual(3)
+        const sentAfterLimit = github.requests.filter((r, i) => i > 0 && r.at - limitedAt < 950 && r.at > limitedAt)
+        // The second post may have been in flight with the first; any
+        // request that starts after the 429 must wait for the reset.
+        expect(sentAfterLimit.length).toBeLessThanOrEqual(1)
+        expect(afterLimit.some((r) => r.at - limitedAt >= 950)).toBe(true)
+        expect(yield* metricValue("deptracker_post_record_rate_limited")).toBe(1)
+        expect(yield* metricValue("deptracker_post_record_ok")).toBe(2)
+      }).pipe(Effect.provide(clientLayer({ baseUrl: github.url })))
+    }).pipe(Effect.scoped))
+
+  it.live("the throttle spaces requests beyond the burst at the configured rate", () =>
+    Effect.gen(function*() {
+      const github = yield* fakeGitHub([])
+      yield* Effect.gen(function*() {
+        const client = yield* DeploymentRecordClient
+        const started = performance.now()
+        // Burst 2 at 10/s: posts 3 and 4 must wait ~100 ms each.
+        yield* Effect.forEach([1, 2, 3, 4], (i) => client.post({ ...record, deployment_name: `d/${i}` }))
+        expect(performance.now() - started).toBeGreaterThanOrEqual(180)
+        expect(github.requests).toHaveLength(4)
+      }).pipe(Effect.provide(clientLayer({ baseUrl: github.url, apiRatePerSecond: 10, apiBurst: 2 })))
+    }).pipe(Effect.scoped))
+
+  it.live("a request that gets no answer within the timeout is a soft failure", () =>
+    Effect.gen(function*() {
+      const { exit, requests } = yield* postAgainst([{ status: 0, hang: true }], { apiRequestTimeout: Duration.millis(200) })
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expect(requests).toHaveLength(2)
+    }).pipe(Effect.scoped))
+})

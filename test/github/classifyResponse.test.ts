@@ -1,0 +1,78 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Duration } from "effect"
+import { classifyFailure, errorMessage } from "../../src/github/classifyResponse.ts"
+
+const NOW = 1_700_000_000_000
+
+const classify = (status: number, headers: Record<string, string> = {}, body: unknown = { message: "x" }) =>
+  classifyFailure({ status, headers, body: typeof body === "string" ? body : JSON.stringify(body), receivedAt: NOW })
+
+describe("classifyFailure", () => {
+  it.each([
+    [400, "ClientError"],
+    [401, "ClientError"],
+    [409, "ClientError"],
+    [422, "ClientError"],
+    [403, "ClientError"],
+    [429, "ClientError"],
+    [408, "SoftFailure"],
+    [500, "SoftFailure"],
+    [502, "SoftFailure"],
+    [503, "SoftFailure"],
+    [504, "SoftFailure"]
+  ])("HTTP %i without rate-limit signals is a %s", (status, tag) => {
+    expect(classify(status)._tag).toBe(tag)
+  })
+
+  it("404 'no artifacts found' means the digest has no attestation", () => {
+    expect(classify(404, {}, { message: "no artifacts found" })._tag).toBe("NoArtifact")
+  })
+
+  it("any other 404 is a client error (e.g. the org is not visible to the token)", () => {
+    expect(classify(404, {}, { message: "Not Found" })._tag).toBe("ClientError")
+  })
+
+  const waitOf = (e: ReturnType<typeof classify>) => (e._tag === "RateLimited" ? Duration.toMillis(e.wait) : undefined)
+
+  it.each([403, 429])("HTTP %i with Retry-After waits that many seconds", (status) => {
+    expect(waitOf(classify(status, { "retry-after": "7" }))).toBe(7000)
+  })
+
+  it("x-ratelimit-remaining 0 waits until x-ratelimit-reset", () => {
+    const reset = String(NOW / 1000 + 42)
+    expect(waitOf(classify(403, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset }))).toBe(42_000)
+  })
+
+  it("the larger of Retry-After and the reset wins", () => {
+    const reset = String(NOW / 1000 + 42)
+    expect(waitOf(classify(429, { "retry-after": "90", "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset })))
+      .toBe(90_000)
+    expect(waitOf(classify(429, { "retry-after": "5", "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset })))
+      .toBe(42_000)
+  })
+
+  it("a secondary rate limit without headers waits one minute", () => {
+    const body = { message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again." }
+    expect(waitOf(classify(403, {}, body))).toBe(60_000)
+  })
+
+  it("remaining 0 with an unparseable reset waits one minute", () => {
+    expect(waitOf(classify(403, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": "soon" }))).toBe(60_000)
+  })
+
+  it("Retry-After as an HTTP date", () => {
+    const at = new Date(NOW + 30_000).toUTCString()
+    expect(waitOf(classify(429, { "retry-after": at }))).toBe(30_000)
+  })
+})
+
+describe("errorMessage", () => {
+  it.each([
+    [JSON.stringify({ message: "Bad credentials" }), "Bad credentials"],
+    [JSON.stringify({ message: { cause: "One or more repositories do not exist", repositories: ["a"] } }),
+      "One or more repositories do not exist"],
+    ["<html>bad gateway</html>", "<html>bad gateway</html>"]
+  ])("reads %s", (body, expected) => {
+    expect(errorMessage(body)).toBe(expected)
+  })
+})
