@@ -1,0 +1,155 @@
+import { HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Agent } from "@effect/platform-node/Undici"
+import type { KubeConfig } from "@kubernetes/client-node"
+import { Context, Data, Effect, Layer, Stream } from "effect"
+import { USER_AGENT } from "../version.ts"
+
+/**
+ * A failed call to the Kubernetes API. `status` is the HTTP status (0 for a
+ * transport failure); `reason` is the Status object's reason when the server
+ * sent one (e.g. "Expired", "Forbidden").
+ */
+export class KubeApiError extends Data.TaggedError("KubeApiError")<{
+  readonly status: number
+  readonly reason: string
+  readonly message: string
+}> {}
+
+export type Query = Readonly<Record<string, string | undefined>>
+
+/** Raw access to the Kubernetes API: JSON GETs and streamed watch bodies. */
+export class KubeApi extends Context.Tag("deployment-tracker/KubeApi")<KubeApi, {
+  readonly server: string
+  readonly getJson: (path: string, query: Query) => Effect.Effect<unknown, KubeApiError>
+  /** The response body of a long-running GET (a watch), as bytes. */
+  readonly stream: (path: string, query: Query) => Stream.Stream<Uint8Array, KubeApiError>
+}>() {}
+
+interface HttpsOptions {
+  headers?: Record<string, string>
+  ca?: Buffer
+  cert?: Buffer
+  key?: Buffer
+  rejectUnauthorized?: boolean
+  servername?: string
+}
+
+/**
+ * Credentials and TLS come from KubeConfig (so exec, OIDC and in-cluster
+ * token files keep working, and rotated tokens are picked up); HTTP goes
+ * through one long-lived undici Agent so reconnects reuse TLS sessions and
+ * bodies stream with backpressure.
+ */
+export const makeKubeApi = (kc: KubeConfig) =>
+  Effect.gen(function*() {
+    const cluster = kc.getCurrentCluster()
+    if (cluster === null) return yield* Effect.dieMessage("kubeconfig has no current cluster")
+    const server = cluster.server.replace(/\/+$/, "")
+
+    // Read credentials and TLS material once to build the agent.
+    const initial: HttpsOptions = {}
+    yield* Effect.tryPromise(() => kc.applyToHTTPSOptions(initial as never)).pipe(
+      Effect.mapError((cause) => new KubeApiError({ status: 0, reason: "Credentials", message: String(cause) }))
+    )
+    const agent = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        new Agent({
+          connect: {
+            ...(initial.ca !== undefined ? { ca: initial.ca } : {}),
+            ...(initial.cert !== undefined ? { cert: initial.cert } : {}),
+            ...(initial.key !== undefined ? { key: initial.key } : {}),
+            ...(initial.servername !== undefined ? { servername: initial.servername } : {}),
+            ...(initial.rejectUnauthorized !== undefined ? { rejectUnauthorized: initial.rejectUnauthorized } : {}),
+            keepAlive: true,
+            keepAliveInitialDelay: 30_000
+          }
+        })
+      ),
+      (a) => Effect.promise(() => a.close())
+    )
+    const client = NodeHttpClient.makeUndici(agent)
+
+    // Headers are fetched per request: bearer tokens rotate (projected
+    // service account tokens live about an hour).
+    const authHeaders = Effect.tryPromise(async () => {
+      const opts: HttpsOptions = {}
+      await kc.applyToHTTPSOptions(opts as never)
+      return opts.headers ?? {}
+    }).pipe(Effect.mapError((cause) => new KubeApiError({ status: 0, reason: "Credentials", message: String(cause) })))
+
+    const request = (path: string, query: Query) =>
+      authHeaders.pipe(
+        Effect.map((headers) =>
+          HttpClientRequest.get(`${server}${path}`).pipe(
+            HttpClientRequest.setUrlParams(
+              Object.fromEntries(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined))
+            ),
+            HttpClientRequest.setHeaders({ ...headers, accept: "application/json", "user-agent": USER_AGENT })
+          )
+        )
+      )
+
+    const execute = (path: string, query: Query) =>
+      request(path, query).pipe(
+        Effect.flatMap((req) => client.execute(req)),
+        Effect.catchTags({
+          RequestError: (e) => Effect.fail(new KubeApiError({ status: 0, reason: "Transport", message: e.message })),
+          ResponseError: (e) => Effect.fail(new KubeApiError({ status: 0, reason: "Transport", message: e.message }))
+        }),
+        Effect.flatMap((response) => response.status >= 200 && response.status < 300 ? Effect.succeed(response) : statusError(response))
+      )
+
+    const getJson = (path: string, query: Query) =>
+      execute(path, query).pipe(
+        Effect.flatMap((response) => response.json),
+        Effect.catchTag(
+          "ResponseError",
+          (e) => Effect.fail(new KubeApiError({ status: 0, reason: "Transport", message: e.message }))
+        ),
+        Effect.scoped
+      )
+
+    const stream = (path: string, query: Query) =>
+      execute(path, query).pipe(
+        Effect.map((response) =>
+          response.stream.pipe(
+            Stream.mapError((e) => new KubeApiError({ status: 0, reason: "Transport", message: e.message }))
+          )
+        ),
+        Stream.unwrapScoped
+      )
+
+    return { server, getJson, stream }
+  })
+
+/** Turns a non-2xx response into a KubeApiError, reading the Status body if any. */
+const statusError = (response: HttpClientResponse.HttpClientResponse) =>
+  response.text.pipe(
+    Effect.orElseSucceed(() => ""),
+    Effect.flatMap((body) => {
+      const status = parseStatus(body)
+      return Effect.fail(
+        new KubeApiError({
+          status: response.status,
+          reason: status?.reason ?? "",
+          message: status?.message ?? body.slice(0, 300)
+        })
+      )
+    })
+  )
+
+export const parseStatus = (body: string): { reason?: string; message?: string } | undefined => {
+  try {
+    const parsed = JSON.parse(body) as { kind?: unknown; reason?: unknown; message?: unknown }
+    return {
+      ...(typeof parsed.reason === "string" ? { reason: parsed.reason } : {}),
+      ...(typeof parsed.message === "string" ? { message: parsed.message } : {})
+    }
+  } catch {
+    return undefined
+  }
+}
+
+export const KubeApiLive = (kc: KubeConfig) => Layer.scoped(KubeApi, makeKubeApi(kc))
+

@@ -1,0 +1,211 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Duration, Effect, Fiber, Option, Stream, TestClock } from "effect"
+import { KubeApiError } from "../../src/kube/KubeApi.ts"
+import { projectPod } from "../../src/kube/podProjection.ts"
+import { type Delta, makeReflector } from "../../src/kube/Reflector.ts"
+import { podKey, type SlimPod } from "../../src/kube/SlimPod.ts"
+import { bookmark, expiredLine, fakeKubeApi, type ListAnswer, podJson, type WatchAnswer, watchLine } from "../support/fakeKube.ts"
+
+const podReflector = (invalid: Array<string> = [], fieldSelector?: string) =>
+  makeReflector<SlimPod>({
+    path: "/api/v1/pods",
+    fieldSelector,
+    project: (raw) => {
+      const r = projectPod(raw)
+      return r.ok ? { ok: true, value: r.pod } : r
+    },
+    keyOf: podKey,
+    resourceVersionOf: (p) => p.resourceVersion,
+    onInvalid: (reason) => Effect.sync(() => void invalid.push(reason))
+  })
+
+/** A readable summary of a delta, for comparing sequences. */
+const describeDelta = (d: Delta<SlimPod>) =>
+  d._tag === "Synced"
+    ? "synced"
+    : d._tag === "Upsert"
+    ? `upsert ${d.current.name}@${d.current.resourceVersion}${d.previous === undefined ? " (new)" : ""}`
+    : `delete ${d.last.name}${d.finalStateUnknown ? " (relist)" : ""}`
+
+const run = (script: { lists: Array<ListAnswer>; watches: Array<WatchAnswer> }, count: number, fieldSelector?: string) =>
+  Effect.gen(function*() {
+    const kube = fakeKubeApi(script)
+    const invalid: Array<string> = []
+    const deltas = yield* Effect.gen(function*() {
+      const reflector = yield* podReflector(invalid, fieldSelector)
+      return yield* reflector.deltas.pipe(Stream.take(count), Stream.runCollect)
+    }).pipe(Effect.provide(kube.layer))
+    return { deltas: Chunk.toArray(deltas).map(describeDelta), calls: kube.calls, invalid }
+  })
+
+describe("Reflector", () => {
+  it.effect("lists page by page, then watches from the list's resourceVersion with bookmarks and a timeout", () =>
+    Effect.gen(function*() {
+      const { calls, deltas } = yield* run({
+        lists: [
+          { items: [podJson("a", { rv: "5" })], rv: "100", continue: "page2" },
+          { items: [podJson("b", { rv: "6" })], rv: "100" }
+        ],
+        watches: [[watchLine("MODIFIED", podJson("a", { rv: "101" }))]]
+      }, 4, "metadata.namespace!=kube-system")
+      expect(deltas).toEqual(["upsert a@5 (new)", "upsert b@6 (new)", "synced", "upsert a@101"])
+      expect(calls.map((c) => c.kind)).toEqual(["list", "list", "watch"])
+      expect(calls[0]?.query).toMatchObject({ limit: "500", fieldSelector: "metadata.namespace!=kube-system" })
+      expect(calls[0]?.query.continue).toBeUndefined()
+      expect(calls[1]?.query).toMatchObject({ continue: "page2" })
+      const watch = calls[2]!.query
+      expect(watch).toMatchObject({
+        watch: "1",
+        resourceVersion: "100",
+        allowWatchBookmarks: "true",
+        fieldSelector: "metadata.namespace!=kube-system"
+      })
+      expect(Number(watch.timeoutSeconds)).toBeGreaterThanOrEqual(300)
+      expect(Number(watch.timeoutSeconds)).toBeLessThanOrEqual(600)
+    }))
+
+  it.effect("a watch the server closes is resumed from the last resourceVersion seen, bookmarks included", () =>
+    Effect.gen(function*() {
+      const { calls, deltas } = yield* run({
+        lists: [{ items: [], rv: "10" }],
+        watches: [
+          [watchLine("ADDED", podJson("a", { rv: "11" })), bookmark("15")],
+          [watchLine("DELETED", podJson("a", { rv: "16" }))]
+        ]
+      }, 3)
+      expect(deltas).toEqual(["synced", "upsert a@11 (new)", "delete a"])
+      expect(calls.map((c) => [c.kind, c.query.resourceVersion])).toEqual([
+        ["list", undefined],
+        ["watch", "10"],
+        ["watch", "15"]
+      ])
+    }))
+
+  it.effect("410 Gone in the stream relists and emits deletes for pods that vanished meanwhile", () =>
+    Effect.gen(function*() {
+      const { calls, deltas } = yield* run({
+        lists: [
+          { items: [podJson("a", { rv: "1" }), podJson("b", { rv: "2" })], rv: "10" },
+          // While disconnected: b was deleted, c was created, a unchanged.
+          { items: [podJson("a", { rv: "1" }), podJson("c", { rv: "30" })], rv: "40" }
+        ],
+        watches: [[expiredLine]]
+      }, 6)
+      expect(deltas).toEqual([
+        "upsert a@1 (new)",
+        "upsert b@2 (new)",
+        "synced",
+        "upsert c@30 (new)",
+        "delete b (relist)",
+        "synced"
+      ])
+      expect(calls.map((c) => c.kind)).toEqual(["list", "watch", "list"])
+    }))
+
+  it.effect("an HTTP 410 on the watch request relists too", () =>
+    Effect.gen(function*() {
+      const { calls } = yield* run({
+        lists: [{ items: [], rv: "10" }, { items: [], rv: "50" }],
+        watches: [new KubeApiError({ status: 410, reason: "Expired", message: "too old" })]
+      }, 2)
+      expect(calls.map((c) => c.kind)).toEqual(["list", "watch", "list"])
+    }))
+
+  it.effect("events before an in-stream error are kept", () =>
+    Effect.gen(function*() {
+      const { deltas } = yield* run({
+        lists: [{ items: [], rv: "10" }, { items: [podJson("a", { rv: "11" })], rv: "12" }],
+        watches: [[watchLine("ADDED", podJson("a", { rv: "11" })) + expiredLine]]
+      }, 3)
+      expect(deltas).toEqual(["synced", "upsert a@11 (new)", "synced"])
+    }))
+
+  it.effect("a dropped connection reconnects after a backoff, from the same resourceVersion, without relisting", () =>
+    Effect.gen(function*() {
+      const kube = fakeKubeApi({
+        lists: [{ items: [], rv: "10" }],
+        watches: [
+          new KubeApiError({ status: 0, reason: "Transport", message: "ECONNRESET" }),
+          new KubeApiError({ status: 0, reason: "Transport", message: "ECONNREFUSED" }),
+          [watchLine("ADDED", podJson("a", { rv: "11" }))]
+        ]
+      })
+      const fiber = yield* Effect.gen(function*() {
+        const reflector = yield* podReflector()
+        return yield* reflector.deltas.pipe(Stream.take(2), Stream.runCollect)
+      }).pipe(Effect.provide(kube.layer), Effect.fork)
+
+      // First reconnect: 0.8 s with jitter 0.8-1.2x, so not before 640 ms.
+      yield* TestClock.adjust(Duration.millis(600))
+      expect(kube.calls.filter((c) => c.kind === "watch")).toHaveLength(1)
+      yield* TestClock.adjust(Duration.millis(400))
+      expect(kube.calls.filter((c) => c.kind === "watch")).toHaveLength(2)
+      // Second: 1.6 s (x0.8-1.2): not within the next 1.2 s.
+      yield* TestClock.adjust(Duration.millis(1200))
+      expect(kube.calls.filter((c) => c.kind === "watch")).toHaveLength(2)
+      yield* TestClock.adjust(Duration.millis(800))
+      const deltas = yield* Fiber.join(fiber)
+      expect(Chunk.toArray(deltas).map(describeDelta)).toEqual(["synced", "upsert a@11 (new)"])
+      expect(kube.calls.map((c) => [c.kind, c.query.resourceVersion])).toEqual([
+        ["list", undefined],
+        ["watch", "10"],
+        ["watch", "10"],
+        ["watch", "10"]
+      ])
+    }))
+
+  it.effect("a failing list (e.g. RBAC forbids it) is retried with backoff and never emits Synced", () =>
+    Effect.gen(function*() {
+      const forbidden = () => new KubeApiError({ status: 403, reason: "Forbidden", message: "pods is forbidden" })
+      const kube = fakeKubeApi({ lists: [forbidden(), forbidden(), forbidden()], watches: [] })
+      const fiber = yield* Effect.gen(function*() {
+        const reflector = yield* podReflector()
+        return yield* reflector.deltas.pipe(Stream.take(1), Stream.runCollect)
+      }).pipe(Effect.provide(kube.layer), Effect.fork)
+      yield* TestClock.adjust(Duration.seconds(5))
+      expect(kube.calls.filter((c) => c.kind === "list").length).toBeGreaterThanOrEqual(3)
+      expect(Option.isNone(yield* fiber.poll)).toBe(true)
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("a watch that goes silent past the idle timeout is replaced", () =>
+    Effect.gen(function*() {
+      const kube = fakeKubeApi({
+        lists: [{ items: [], rv: "10" }],
+        watches: ["hang", [watchLine("ADDED", podJson("a", { rv: "11" }))]]
+      })
+      const fiber = yield* Effect.gen(function*() {
+        const reflector = yield* podReflector()
+        return yield* reflector.deltas.pipe(Stream.take(2), Stream.runCollect)
+      }).pipe(Effect.provide(kube.layer), Effect.fork)
+      yield* TestClock.adjust(Duration.minutes(2))
+      expect(kube.calls.filter((c) => c.kind === "watch")).toHaveLength(1)
+      yield* TestClock.adjust(Duration.minutes(2))
+      const deltas = yield* Fiber.join(fiber)
+      expect(Chunk.toArray(deltas).map(describeDelta)).toEqual(["synced", "upsert a@11 (new)"])
+    }))
+
+  it.effect("an object that is not a pod is reported and skipped; the rest carries on", () =>
+    Effect.gen(function*() {
+      const { deltas, invalid } = yield* run({
+        lists: [{ items: [{ metadata: { name: "broken" } }, podJson("a")], rv: "10" }],
+        watches: [[watchLine("ADDED", { kind: "Pod", metadata: {} }), watchLine("ADDED", podJson("b", { rv: "12" }))]]
+      }, 3)
+      expect(deltas).toEqual(["upsert a@1 (new)", "synced", "upsert b@12 (new)"])
+      expect(invalid).toHaveLength(2)
+    }))
+
+  it.effect("the store mirrors the server: upserts and deletes are applied", () =>
+    Effect.gen(function*() {
+      const kube = fakeKubeApi({
+        lists: [{ items: [podJson("a"), podJson("b")], rv: "10" }],
+        watches: [[watchLine("DELETED", podJson("a", { rv: "11" })), watchLine("ADDED", podJson("c", { rv: "12" }))]]
+      })
+      const names = yield* Effect.gen(function*() {
+        const reflector = yield* podReflector()
+        yield* reflector.deltas.pipe(Stream.take(5), Stream.runDrain)
+        return Array.from(reflector.values(), (p) => p.name).sort()
+      }).pipe(Effect.provide(kube.layer))
+      expect(names).toEqual(["b", "c"])
+    }))
+})

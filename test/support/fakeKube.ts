@@ -1,0 +1,90 @@
+import { Effect, Layer, Stream } from "effect"
+import { KubeApi, KubeApiError, type Query } from "../../src/kube/KubeApi.ts"
+
+/** A Pod as the API server would send it, with just enough fields. */
+export const podJson = (
+  name: string,
+  options: {
+    readonly namespace?: string
+    readonly rv?: string
+    readonly phase?: string
+    readonly owner?: { readonly kind: string; readonly name: string }
+    readonly image?: string
+    readonly digest?: string
+  } = {}
+) => ({
+  apiVersion: "v1",
+  kind: "Pod",
+  metadata: {
+    name,
+    namespace: options.namespace ?? "default",
+    uid: `uid-${name}`,
+    resourceVersion: options.rv ?? "1",
+    creationTimestamp: "2026-11-24T10:00:00Z",
+    ownerReferences: options.owner === undefined ? undefined : [
+      { apiVersion: "apps/v1", kind: options.owner.kind, name: options.owner.name, uid: "owner-uid", controller: true }
+    ]
+  },
+  spec: { containers: [{ name: "app", image: options.image ?? "ghcr.io/octo/app:1.0" }] },
+  status: {
+    phase: options.phase ?? "Running",
+    containerStatuses: [{
+      name: "app",
+      imageID: `ghcr.io/octo/app@sha256:${options.digest ?? "a".repeat(64)}`
+    }]
+  }
+})
+
+export const watchLine = (type: string, object: unknown) => JSON.stringify({ type, object }) + "\n"
+
+export const bookmark = (rv: string) => watchLine("BOOKMARK", { kind: "Pod", metadata: { resourceVersion: rv } })
+
+export const expiredLine = watchLine("ERROR", {
+  kind: "Status",
+  code: 410,
+  reason: "Expired",
+  message: "too old resource version"
+})
+
+export interface RecordedCall {
+  readonly kind: "list" | "watch"
+  readonly path: string
+  readonly query: Query
+}
+
+export type ListAnswer = { readonly items: ReadonlyArray<unknown>; readonly rv: string; readonly continue?: string } | KubeApiError
+export type WatchAnswer = ReadonlyArray<string> | KubeApiError | "hang"
+
+/**
+ * A scripted Kubernetes API: list calls and watch calls take the next
+ * scripted answer in order. A watch answer is the lines the server sends
+ * before closing the connection; once the script runs out, watches hang
+ * (an idle but open connection).
+ */
+export const fakeKubeApi = (script: { lists: Array<ListAnswer>; watches: Array<WatchAnswer> }) => {
+  const calls: Array<RecordedCall> = []
+  const layer = Layer.succeed(KubeApi, {
+    server: "https://fake",
+    getJson: (path, query) =>
+      Effect.suspend(() => {
+        calls.push({ kind: "list", path, query })
+        const next = script.lists.shift()
+        if (next === undefined) return Effect.fail(new KubeApiError({ status: 0, reason: "Transport", message: "no more lists" }))
+        if (next instanceof KubeApiError) return Effect.fail(next)
+        return Effect.succeed({
+          kind: "PodList",
+          metadata: { resourceVersion: next.rv, continue: next.continue },
+          items: next.items
+        })
+      }),
+    stream: (path, query) =>
+      Stream.suspend(() => {
+        calls.push({ kind: "watch", path, query })
+        const next = script.watches.shift() ?? "hang"
+        if (next === "hang") return Stream.never
+        if (next instanceof KubeApiError) return Stream.fail(next)
+        return Stream.fromIterable(next.map((line) => new TextEncoder().encode(line)))
+      })
+  })
+  return { layer, calls }
+}
