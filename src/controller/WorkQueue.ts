@@ -1,4 +1,4 @@
-import { Deferred, type Duration, Effect, FiberMap, Queue, Schedule, type Scope } from "effect"
+import { Deferred, Effect, FiberMap, Queue, Schedule, type Scope } from "effect"
 
 /**
  * A keyed work queue with client-go's semantics:
@@ -41,7 +41,7 @@ export interface WorkQueue<K> {
  * before the cap so the cap stays a hard cap and many keys failing together
  * (GitHub down) do not come back in lock step.
  */
-export const requeueBackoff: Schedule.Schedule<Duration.Duration> = Schedule.exponential("1 second").pipe(
+export const requeueBackoff: Schedule.Schedule<unknown> = Schedule.exponential("1 second").pipe(
   Schedule.jittered,
   Schedule.union(Schedule.spaced("5 minutes"))
 )

@@ -61,12 +61,23 @@ export type WatchAnswer = ReadonlyArray<string> | KubeApiError | "hang"
  * before closing the connection; once the script runs out, watches hang
  * (an idle but open connection).
  */
-export const fakeKubeApi = (script: { lists: Array<ListAnswer>; watches: Array<WatchAnswer> }) => {
+export const fakeKubeApi = (script: {
+  lists: Array<ListAnswer>
+  watches: Array<WatchAnswer>
+  /** Single objects served by GET (e.g. workloads); any other GET is 404. */
+  objects?: Map<string, unknown>
+}) => {
   const calls: Array<RecordedCall> = []
   const layer = Layer.succeed(KubeApi, {
     server: "https://fake",
     getJson: (path, query) =>
       Effect.suspend(() => {
+        if (!path.endsWith("/pods")) {
+          const object = script.objects?.get(path)
+          return object === undefined
+            ? Effect.fail(new KubeApiError({ status: 404, reason: "NotFound", message: `${path} not found` }))
+            : Effect.succeed(object)
+        }
         calls.push({ kind: "list", path, query })
         const next = script.lists.shift()
         if (next === undefined) return Effect.fail(new KubeApiError({ status: 0, reason: "Transport", message: "no more lists" }))

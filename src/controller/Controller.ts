@@ -1,0 +1,153 @@
+import { Cause, Clock, Data, Deferred, Duration, Effect, FiberSet, Layer, Schedule, Stream } from "effect"
+import { Config } from "../config/Config.ts"
+import { makePodWatch } from "../kube/PodWatch.ts"
+import type { Delta } from "../kube/Reflector.ts"
+import { podKey, type SlimPod } from "../kube/SlimPod.ts"
+import { Metrics } from "../observability/Metrics.ts"
+import { Readiness } from "../observability/Readiness.ts"
+import { eventForChange, eventForDelete } from "./eventRules.ts"
+import { EventProcessor } from "./EventProcessor.ts"
+import { appendEvent } from "./pendingEvents.ts"
+import type { PodEvent } from "./PodEvent.ts"
+import { makeWorkQueue } from "./WorkQueue.ts"
+
+export class CacheSyncTimeout extends Data.TaggedError("CacheSyncTimeout")<{
+  readonly message: string
+}> {}
+
+/** The original's bound on the first cache sync. */
+export const CACHE_SYNC_TIMEOUT = Duration.seconds(60)
+
+/**
+ * Keys that may wait in the work queue at once. Beyond it the watch stream
+ * waits: a relist of a big cluster then flows at the workers' pace instead
+ * of piling up in memory.
+ */
+export const WORK_QUEUE_CAPACITY = 10_000
+
+/**
+ * The controller: pod watch -> event rules -> keyed work queue -> workers ->
+ * records -> GitHub. Pod events wait per pod key in `pending` (in order,
+ * consecutive events of the same type coalesced to the newest snapshot);
+ * the queue carries the keys, so a pod is never handled by two workers at
+ * once and a burst of updates to one pod costs one queue slot.
+ */
+export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
+  const config = yield* Config
+  const metrics = yield* Metrics
+  const readiness = yield* Readiness
+  const processor = yield* EventProcessor
+  const pods = yield* makePodWatch
+  const queue = yield* makeWorkQueue<string>({ capacity: WORK_QUEUE_CAPACITY })
+  const pending = new Map<string, ReadonlyArray<PodEvent>>()
+  const synced = yield* Deferred.make<void>()
+  const watchFibers = yield* FiberSet.make()
+  const workerFibers = yield* FiberSet.make()
+
+  const enqueue = (event: PodEvent) =>
+    Effect.suspend(() => {
+      const key = podKey(event.pod)
+      pending.set(key, appendEvent(pending.get(key), event))
+      return queue.add(key)
+    })
+
+  const handleDelta = (delta: Delta<SlimPod>): Effect.Effect<void> => {
+    switch (delta._tag) {
+      case "Synced":
+        return Deferred.succeed(synced, undefined).pipe(Effect.asVoid)
+      case "Upsert": {
+        const type = eventForChange(delta.previous, delta.current)
+        return type === undefined ? Effect.void : enqueue({ type, pod: delta.current })
+      }
+      case "Delete": {
+        const type = eventForDelete(delta.last)
+        return type === undefined ? Effect.void : enqueue({ type, pod: delta.last })
+      }
+    }
+  }
+
+  /** Handles every pending event of one key, in order; stops at the first that must be retried. */
+  const processKey = (key: string) =>
+    Effect.gen(function*() {
+      const events = pending.get(key) ?? []
+      pending.delete(key)
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i]!
+        const started = yield* Clock.currentTimeMillis
+        const outcome = yield* processor.process(event)
+        const finished = yield* Clock.currentTimeMillis
+        metrics.eventProcessed(event.type, outcome === "done", (finished - started) / 1000)
+        if (outcome === "retry") {
+          // Put the rest back in front of anything that arrived meanwhile,
+          // so events for a pod are always handled in the order they happened.
+          const later = pending.get(key) ?? []
+          pending.set(key, later.reduce(appendEvent, events.slice(i)))
+          return yield* queue.addRateLimited(key)
+        }
+      }
+      yield* queue.forget(key)
+    })
+
+  const worker = queue.take.pipe(
+    Effect.flatMap((key) =>
+      processKey(key).pipe(
+        // The worker boundary: a defect in one key's handling is logged and
+        // the key retried later; it never stops the worker.
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause)
+            ? Effect.failCause(cause)
+            : Effect.logError("Unexpected failure handling a pod; will retry", cause).pipe(
+              Effect.zipRight(queue.addRateLimited(key))
+            )
+        ),
+        Effect.ensuring(queue.done(key)),
+        Effect.annotateLogs({ key })
+      )
+    ),
+    Effect.forever
+  )
+
+  const updateGauges = Effect.gen(function*() {
+    metrics.workQueueDepth.set(yield* queue.size)
+    metrics.cachedPods.set(pods.size())
+  }).pipe(Effect.repeat(Schedule.spaced("5 seconds")))
+
+  yield* FiberSet.run(watchFibers, pods.deltas.pipe(Stream.runForEach(handleDelta)))
+  yield* FiberSet.run(watchFibers, updateGauges)
+  for (let i = 0; i < config.workers; i++) {
+    yield* FiberSet.run(workerFibers, worker.pipe(Effect.annotateLogs({ worker: i })))
+  }
+
+  // Shutdown order: stop watching, let the workers finish what is queued
+  // (within the deadline), then stop them. Runs before the FiberSets'
+  // own finalizers, which were registered earlier.
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function*() {
+      yield* Effect.logInfo("Shutting down: watch stopped, draining the work queue")
+      yield* FiberSet.clear(watchFibers)
+      const drained = yield* queue.drain.pipe(Effect.interruptible, Effect.timeoutOption(config.shutdownDrainTimeout))
+      if (drained._tag === "None") {
+        yield* Effect.logWarning("Shutdown deadline reached with work still queued").pipe(
+          Effect.annotateLogs({ keys: yield* queue.size })
+        )
+      }
+      yield* FiberSet.clear(workerFibers)
+    })
+  )
+
+  yield* Deferred.await(synced).pipe(
+    Effect.timeoutFail({
+      duration: CACHE_SYNC_TIMEOUT,
+      onTimeout: () =>
+        new CacheSyncTimeout({
+          message: `the pod cache did not sync within ${
+            Duration.format(CACHE_SYNC_TIMEOUT)
+          }: check that the API server is reachable and that RBAC lets this service account list and watch pods`
+        })
+    })
+  )
+  yield* readiness.markSynced
+  yield* Effect.logInfo("Pod cache synced; controller running").pipe(
+    Effect.annotateLogs({ pods: pods.size(), workers: config.workers })
+  )
+}))

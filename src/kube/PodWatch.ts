@@ -1,0 +1,46 @@
+import { Effect } from "effect"
+import type { NamespaceScope } from "../config/Config.ts"
+import { Config } from "../config/Config.ts"
+import { Metrics } from "../observability/Metrics.ts"
+import { projectPod } from "./podProjection.ts"
+import { makeReflector } from "./Reflector.ts"
+import { podKey, type SlimPod } from "./SlimPod.ts"
+
+/** Namespace scoping is applied by the server: a namespaced path or a field selector. */
+export const podCollection = (scope: NamespaceScope): { path: string; fieldSelector: string | undefined } => {
+  switch (scope._tag) {
+    case "All":
+      return { path: "/api/v1/pods", fieldSelector: undefined }
+    case "Only":
+      return { path: `/api/v1/namespaces/${encodeURIComponent(scope.namespace)}/pods`, fieldSelector: undefined }
+    case "Exclude":
+      return {
+        path: "/api/v1/pods",
+        fieldSelector: scope.namespaces.map((ns) => `metadata.namespace!=${ns}`).join(",")
+      }
+  }
+}
+
+/** The pod reflector: slim pods, bad objects logged and counted. */
+export const makePodWatch = Effect.gen(function*() {
+  const config = yield* Config
+  const metrics = yield* Metrics
+  const { fieldSelector, path } = podCollection(config.namespaces)
+  return yield* makeReflector<SlimPod>({
+    path,
+    fieldSelector,
+    project: (raw) => {
+      const result = projectPod(raw)
+      return result.ok ? { ok: true, value: result.pod } : result
+    },
+    keyOf: podKey,
+    resourceVersionOf: (pod) => pod.resourceVersion,
+    onInvalid: (reason) =>
+      Effect.sync(() => metrics.podUndecodable.inc()).pipe(
+        Effect.zipRight(Effect.logWarning("Skipping an object from the pod watch that is not a readable pod").pipe(
+          Effect.annotateLogs({ reason })
+        ))
+      ),
+    onRestart: (reason) => Effect.sync(() => metrics.watchRestart(reason))
+  })
+})

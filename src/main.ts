@@ -1,0 +1,91 @@
+import { NodeFileSystem, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import { Effect, Either, Layer } from "effect"
+import { Config, type ControllerConfig } from "./config/Config.ts"
+import { helpText } from "./config/help.ts"
+import { loadConfig } from "./config/loadConfig.ts"
+import { ControllerLive } from "./controller/Controller.ts"
+import { EventProcessor } from "./controller/EventProcessor.ts"
+import { DeploymentRecordClient } from "./github/DeploymentRecordClient.ts"
+import { GitHubAuthLive } from "./github/GitHubAuth.ts"
+import { RateLimitGate } from "./github/RateLimitGate.ts"
+import { KubeApiLive } from "./kube/KubeApi.ts"
+import { loadKubeConfig } from "./kube/loadKubeConfig.ts"
+import { HttpEndpointsLive } from "./observability/HttpEndpoints.ts"
+import { loggingLayer } from "./observability/Logging.ts"
+import { Metrics } from "./observability/Metrics.ts"
+import { Readiness } from "./observability/Readiness.ts"
+import { OwnerReferenceResolverLive } from "./workload/OwnerReferenceResolver.ts"
+
+// The program's outer edge: the only place that reads process.argv/env,
+// prints outside the logger and chooses exit codes.
+
+/** A bad setting: one line naming it on stderr, exit status 2, before any connection. */
+const refuse = (line: string) =>
+  Effect.sync(() => {
+    process.stderr.write(`deployment-tracker: ${line}\n`)
+    process.exit(2)
+  })
+
+const describeConfig = (config: ControllerConfig) => ({
+  org: config.org,
+  cluster: config.cluster,
+  logical_environment: config.logicalEnvironment,
+  physical_environment: config.physicalEnvironment,
+  base_url: config.baseUrl,
+  namespaces: config.namespaces,
+  workers: config.workers,
+  metrics_port: config.metricsPort,
+  auth: config.credentials._tag === "Token" ? "token" : "github-app",
+  bulk_cluster_sync: config.bulkClusterSync
+})
+
+const app = (config: ControllerConfig, kube: Parameters<typeof KubeApiLive>[0]) => {
+  const base = Layer.mergeAll(
+    Layer.succeed(Config, config),
+    Metrics.Default,
+    Readiness.Default,
+    RateLimitGate.Default,
+    NodeHttpClient.layerUndici,
+    KubeApiLive(kube)
+  )
+  const services = Layer.mergeAll(GitHubAuthLive, OwnerReferenceResolverLive)
+  const processing = EventProcessor.Default.pipe(Layer.provide(DeploymentRecordClient.Default))
+  // The endpoints come up first and go down last; the controller's own
+  // finalizer (stop watch, drain, stop workers) runs before them.
+  return ControllerLive.pipe(
+    Layer.provide(HttpEndpointsLive),
+    Layer.provide(processing),
+    Layer.provide(services),
+    Layer.provide(base)
+  )
+}
+
+const main = Effect.gen(function*() {
+  const loaded = yield* loadConfig(process.argv.slice(2), process.env).pipe(Effect.either)
+  if (Either.isLeft(loaded)) {
+    const error = loaded.left
+    if (error._tag === "HelpRequested") {
+      process.stdout.write(helpText())
+      return process.exit(0)
+    }
+    return yield* refuse(error.message)
+  }
+  const { config, warnings } = loaded.right
+  if (config.credentials._tag === "App") {
+    return yield* refuse(
+      "invalid setting GH_APP_ID: GitHub App authentication is not supported by this version yet; use API_TOKEN"
+    )
+  }
+  const kube = loadKubeConfig(config.kubeconfig, process.env)
+  if (Either.isLeft(kube)) return yield* refuse(`invalid setting ${kube.left.setting}: ${kube.left.message}`)
+
+  const logging = loggingLayer(config.logLevel)
+  yield* Effect.forEach(warnings, (w) => Effect.logWarning(w), { discard: true }).pipe(Effect.provide(logging))
+  yield* Effect.logInfo("Starting deployment-tracker").pipe(
+    Effect.annotateLogs(describeConfig(config)),
+    Effect.provide(logging)
+  )
+  return yield* Layer.launch(app(config, kube.right)).pipe(Effect.provide(logging))
+}).pipe(Effect.provide(NodeFileSystem.layer))
+
+NodeRuntime.runMain(main, { disablePrettyLogger: true })

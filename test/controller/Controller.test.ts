@@ -1,0 +1,155 @@
+import { NodeHttpClient } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Exit, Layer, Scope } from "effect"
+import type { ControllerConfig } from "../../src/config/Config.ts"
+import { ControllerLive } from "../../src/controller/Controller.ts"
+import { EventProcessor } from "../../src/controller/EventProcessor.ts"
+import { DeploymentRecordClient } from "../../src/github/DeploymentRecordClient.ts"
+import { GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
+import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
+import { Metrics } from "../../src/observability/Metrics.ts"
+import { Readiness } from "../../src/observability/Readiness.ts"
+import { OwnerReferenceResolverLive } from "../../src/workload/OwnerReferenceResolver.ts"
+import { eventually, expectTrue } from "../support/eventually.ts"
+import { fakeGitHub, type ScriptedResponse } from "../support/fakeGitHub.ts"
+import { fakeKubeApi, type ListAnswer, podJson, type WatchAnswer, watchLine } from "../support/fakeKube.ts"
+import { testConfigLayer } from "../support/testConfig.ts"
+
+const DIGEST_A = "a".repeat(64)
+const DIGEST_B = "b".repeat(64)
+const DIGEST_C = "c".repeat(64)
+
+const deploymentPath = (name: string) => `/apis/apps/v1/namespaces/default/deployments/${name}`
+
+/** The controller wired as in main.ts, over a scripted Kubernetes API and a local fake GitHub. */
+const startController = (
+  kubeScript: { lists: Array<ListAnswer>; watches: Array<WatchAnswer>; objects?: Map<string, unknown> },
+  githubScript: ReadonlyArray<ScriptedResponse> = [],
+  overrides: Partial<ControllerConfig> = {}
+) =>
+  Effect.gen(function*() {
+    const github = yield* fakeGitHub(githubScript)
+    const kube = fakeKubeApi(kubeScript)
+    const base = Layer.mergeAll(
+      testConfigLayer({ baseUrl: github.url, ...overrides }),
+      Metrics.Default,
+      Readiness.Default,
+      RateLimitGate.Default,
+      NodeHttpClient.layerUndici,
+      kube.layer
+    )
+    const app = ControllerLive.pipe(
+      Layer.provide(EventProcessor.Default.pipe(Layer.provide(DeploymentRecordClient.Default))),
+      Layer.provide(Layer.mergeAll(GitHubAuthLive, OwnerReferenceResolverLive)),
+      Layer.provideMerge(base)
+    )
+    const scope = yield* Scope.make()
+    const context = yield* Layer.buildWithScope(app, scope)
+    return { github, kube, scope, context }
+  })
+
+const posted = (requests: ReadonlyArray<{ body: unknown }>) =>
+  requests.map((r) => {
+    const body = r.body as { deployment_name: string; status: string; digest: string }
+    return `${body.status} ${body.deployment_name} ${body.digest.slice(7, 10)}`
+  })
+
+describe("Controller", () => {
+  it.scopedLive("reports running pods, new pods turning Running, and decommissions only when the workload is gone", () =>
+    Effect.gen(function*() {
+      const { github, scope } = yield* startController({
+        lists: [{
+          items: [podJson("app-7d9f-x1", { owner: { kind: "ReplicaSet", name: "app-7d9f" }, digest: DIGEST_A })],
+          rv: "10"
+        }],
+        watches: [[
+          watchLine("ADDED", podJson("web-5c-x1", { rv: "11", phase: "Pending", owner: { kind: "ReplicaSet", name: "web-5c" }, digest: DIGEST_B })),
+          watchLine("MODIFIED", podJson("web-5c-x1", { rv: "12", owner: { kind: "ReplicaSet", name: "web-5c" }, digest: DIGEST_B })),
+          // app still exists: a pod delete is a scale-down, not a decommission.
+          watchLine("DELETED", podJson("app-7d9f-x1", { rv: "13", owner: { kind: "ReplicaSet", name: "app-7d9f" }, digest: DIGEST_A })),
+          // old is gone: its last pod's delete decommissions it.
+          watchLine("DELETED", podJson("old-1a-x1", { rv: "14", owner: { kind: "ReplicaSet", name: "old-1a" }, digest: DIGEST_C })),
+          // A bare pod has no workload: ignored.
+          watchLine("ADDED", podJson("bare", { rv: "15" }))
+        ]],
+        objects: new Map([[deploymentPath("app"), { metadata: { name: "app" } }]])
+      })
+      yield* eventually(Effect.suspend(() => expectTrue(github.requests.length >= 3, "three posts")))
+      expect(posted(github.requests).sort()).toEqual([
+        "decommissioned default/old/app ccc",
+        "deployed default/app/app aaa",
+        "deployed default/web/app bbb"
+      ])
+      yield* Scope.close(scope, Exit.void)
+      expect(github.requests).toHaveLength(3)
+    }))
+
+  it.scopedLive("a workload being deleted (foreground cascade) counts as gone", () =>
+    Effect.gen(function*() {
+      const { github, scope } = yield* startController({
+        lists: [{ items: [], rv: "10" }],
+        watches: [[
+          watchLine("DELETED", podJson("api-1-x", { rv: "11", owner: { kind: "ReplicaSet", name: "api-1" } }))
+        ]],
+        objects: new Map([[deploymentPath("api"), { metadata: { name: "api", deletionTimestamp: "2026-11-24T10:00:00Z" } }]])
+      })
+      yield* eventually(Effect.suspend(() => expectTrue(github.requests.length === 1, "one post")))
+      expect(posted(github.requests)).toEqual(["decommissioned default/api/app aaa"])
+      yield* Scope.close(scope, Exit.void)
+    }))
+
+  it.scopedLive("a hard failure requeues the event and it lands once GitHub recovers", () =>
+    Effect.gen(function*() {
+      const { github, scope } = yield* startController(
+        {
+          lists: [{
+            items: [podJson("app-1-x", { owner: { kind: "ReplicaSet", name: "app-1" } })],
+            rv: "10"
+          }],
+          watches: []
+        },
+        // 4 attempts (1 + 3 retries) fail: a hard failure; the requeue wins.
+        Array.from({ length: 4 }, () => ({ status: 502 }))
+      )
+      yield* eventually(Effect.suspend(() => expectTrue(github.requests.length === 5, "requeued post")), Duration.seconds(15))
+      yield* Scope.close(scope, Exit.void)
+    }))
+
+  it.scopedLive("records that violate the API's constraints are never sent; the rest of the pod's records are", () =>
+    Effect.gen(function*() {
+      const bad = podJson("bad-1-x", { owner: { kind: "ReplicaSet", name: "bad-1" } })
+      bad.status.containerStatuses[0]!.imageID = "ghcr.io/octo/app@sha256:NOTHEX"
+      const { github, context, scope } = yield* startController({
+        lists: [{ items: [bad, podJson("good-1-x", { owner: { kind: "ReplicaSet", name: "good-1" } })], rv: "10" }],
+        watches: []
+      })
+      yield* eventually(Effect.suspend(() => expectTrue(github.requests.length === 1, "one post")))
+      expect(posted(github.requests)).toEqual(["deployed default/good/app aaa"])
+      const metrics = yield* Metrics.pipe(Effect.provide(context))
+      const text = yield* metrics.render
+      expect(text).toMatch(/deployment_tracker_records_invalid_total\{field="digest"\} 1/)
+      yield* Scope.close(scope, Exit.void)
+    }))
+
+  it.scopedLive("on shutdown the queued work is finished before the workers stop", () =>
+    Effect.gen(function*() {
+      const pods = Array.from({ length: 30 }, (_, i) =>
+        podJson(`app-1-p${i}`, { owner: { kind: "ReplicaSet", name: `app${i}-1` } }))
+      const { github, scope } = yield* startController(
+        { lists: [{ items: pods, rv: "10" }], watches: [] },
+        [],
+        { apiRatePerSecond: 100, apiBurst: 1, workers: 1 }
+      )
+      // Closing the scope right away: the queue is drained, not dropped.
+      yield* Scope.close(scope, Exit.void)
+      expect(github.requests).toHaveLength(30)
+    }))
+
+  it.scopedLive("readiness turns on once the pod cache has synced", () =>
+    Effect.gen(function*() {
+      const { context, scope } = yield* startController({ lists: [{ items: [], rv: "1" }], watches: [] })
+      const readiness = yield* Readiness.pipe(Effect.provide(context))
+      expect(yield* readiness.isReady).toBe(true)
+      yield* Scope.close(scope, Exit.void)
+    }))
+})
