@@ -1,0 +1,163 @@
+import { Either, Encoding, ParseResult, Schema } from "effect"
+import type { LogLevelName } from "./Config.ts"
+import { maskUserInfo, normaliseBaseUrl } from "./baseUrl.ts"
+import { shown } from "./errors.ts"
+import { templateProblem } from "../record/deploymentName.ts"
+
+/**
+ * One schema per kind of setting, each decoding the text of a flag or an
+ * environment variable. Failures carry a message that states the rule and,
+ * unless the setting is secret, the offending text.
+ */
+
+/** Any failure inside `schema` is reported as `rule (got "text")`. */
+const withRule = <A, I, R>(schema: Schema.Schema<A, I, R>, rule: string): Schema.Schema<A, I, R> =>
+  schema.annotations({ message: (issue) => ({ message: `${rule} ${shown(issue.actual)}`, override: true }) })
+
+/** Any failure inside `schema` is reported as `rule`, without the value. */
+const withSecretRule = <A, I, R>(schema: Schema.Schema<A, I, R>, rule: string): Schema.Schema<A, I, R> =>
+  schema.annotations({ message: () => ({ message: rule, override: true }) })
+
+const IntegerText = Schema.Trim.pipe(
+  Schema.pattern(/^[+-]?[0-9]+$/),
+  Schema.compose(Schema.NumberFromString),
+  Schema.int()
+)
+
+export const IntegerBetween = (min: number, max: number): Schema.Schema<number, string> =>
+  withRule(IntegerText.pipe(Schema.between(min, max)), `must be an integer from ${min} to ${max}`)
+
+export const IntegerAtLeast = (min: number): Schema.Schema<number, string> =>
+  withRule(IntegerText.pipe(Schema.greaterThanOrEqualTo(min)), `must be an integer of at least ${min}`)
+
+/** Requests per second; 0 turns the limit off. */
+export const RequestRate: Schema.Schema<number, string> = withRule(
+  Schema.Trim.pipe(Schema.pattern(/^[0-9]+(\.[0-9]+)?$/), Schema.compose(Schema.NumberFromString), Schema.finite()),
+  "must be a number of requests per second greater than 0, or 0 for no limit"
+)
+
+const TRUE_WORDS = ["true", "1", "yes"] as const
+const FALSE_WORDS = ["false", "0", "no"] as const
+
+export const BooleanText: Schema.Schema<boolean, string> = withRule(
+  Schema.transform(
+    Schema.Trim.pipe(Schema.compose(Schema.Lowercase), Schema.compose(Schema.Literal(...TRUE_WORDS, ...FALSE_WORDS))),
+    Schema.Boolean,
+    {
+      strict: true,
+      decode: (word) => (TRUE_WORDS as ReadonlyArray<string>).includes(word),
+      encode: (flag) => (flag ? "true" : "false")
+    }
+  ),
+  "must be true or false (1/0 and yes/no are accepted too, in any case)"
+)
+
+export const NonEmptyText: Schema.Schema<string, string> = withRule(
+  Schema.String.pipe(Schema.minLength(1)),
+  "must not be empty"
+)
+
+const ORGANIZATION = /^[a-zA-Z0-9_-]+$/
+
+export const OrganizationName: Schema.Schema<string, string> = withRule(
+  Schema.String.pipe(Schema.pattern(ORGANIZATION)),
+  `must match ${ORGANIZATION.source}`
+)
+
+/** Namespace names are RFC 1123 labels. */
+const NamespaceLabel = Schema.String.pipe(Schema.maxLength(63), Schema.pattern(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/))
+const LABEL_RULE = "an RFC 1123 label: at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit"
+
+export const NamespaceName: Schema.Schema<string, string> = withRule(NamespaceLabel, `must be a namespace name, ${LABEL_RULE}`)
+
+/** Comma-separated; items are trimmed, empty items and repeats dropped. */
+export const NamespaceList: Schema.Schema<ReadonlyArray<string>, string> = Schema.transform(
+  Schema.String,
+  Schema.Array(Schema.String),
+  {
+    strict: true,
+    decode: (text) => [...new Set(text.split(",").map((item) => item.trim()).filter((item) => item !== ""))],
+    encode: (items) => items.join(",")
+  }
+).pipe(Schema.compose(Schema.Array(withRule(NamespaceLabel, `each namespace must be ${LABEL_RULE}`))))
+
+export const DeploymentNameTemplate: Schema.Schema<string, string> = Schema.String.pipe(
+  Schema.filter((template) => {
+    const problem = templateProblem(template)
+    return problem === undefined ? undefined : `${problem} ${shown(template)}`
+  })
+)
+
+export const ApiBaseUrl: Schema.Schema<string, string> = Schema.transformOrFail(Schema.String, Schema.String, {
+  strict: true,
+  decode: (text, _, ast) =>
+    Either.match(normaliseBaseUrl(text), {
+      onLeft: (problem) => ParseResult.fail(new ParseResult.Type(ast, text, `${problem} ${shown(maskUserInfo(text))}`)),
+      onRight: ParseResult.succeed
+    }),
+  encode: ParseResult.succeed
+})
+
+/** What LOG_LEVEL asks for; an unknown level is not an error (as in the original) but a warning. */
+export interface LogLevelReading {
+  readonly level: LogLevelName
+  readonly warning?: string
+}
+
+const LEVELS: Readonly<Record<string, LogLevelName>> = {
+  DEBUG: "DEBUG",
+  INFO: "INFO",
+  WARN: "WARN",
+  WARNING: "WARN",
+  ERROR: "ERROR"
+}
+
+export const readLogLevel = (text: string): LogLevelReading => {
+  const level = LEVELS[text.trim().toUpperCase()]
+  return level !== undefined
+    ? { level }
+    : { level: "INFO", warning: `LOG_LEVEL ${JSON.stringify(text)} is not supported (DEBUG, INFO, WARN, ERROR); using INFO` }
+}
+
+export const LogLevelText: Schema.Schema<LogLevelReading, string> = Schema.transform(
+  Schema.String,
+  Schema.Struct({
+    level: Schema.Literal("DEBUG", "INFO", "WARN", "ERROR"),
+    warning: Schema.optionalWith(Schema.String, { exact: true })
+  }),
+  { strict: true, decode: readLogLevel, encode: (reading) => reading.level }
+)
+
+/** A PAT goes into an HTTP header: one token of visible ASCII. Surrounding whitespace (a newline from a secret file) is dropped. */
+export const ApiToken: Schema.Schema<string, string> = withSecretRule(
+  Schema.Trim.pipe(Schema.pattern(/^[\x21-\x7e]+$/)),
+  "must be a single token of visible ASCII characters (no spaces or control characters)"
+)
+
+export const AppId: Schema.Schema<string, string> = withRule(
+  Schema.Trim.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)),
+  "must be the numeric App ID or the App's client ID"
+)
+
+export const InstallationId: Schema.Schema<string, string> = withRule(
+  Schema.Trim.pipe(Schema.pattern(/^[1-9][0-9]*$/)),
+  "must be the numeric installation ID"
+)
+
+/** Standard base64 with padding (Go's StdEncoding); line breaks and spaces are ignored. Decodes to the PEM text. */
+export const Base64Text: Schema.Schema<string, string> = Schema.transformOrFail(Schema.String, Schema.String, {
+  strict: true,
+  decode: (text, _, ast) => {
+    const compact = text.replace(/\s+/g, "")
+    const decoded = compact !== "" && /^[A-Za-z0-9+/]*={0,2}$/.test(compact)
+      ? Either.mapLeft(Encoding.decodeBase64String(compact), () => undefined)
+      : Either.left(undefined)
+    const hint = text.includes("-----BEGIN") ? " (it looks like PEM text: encode it with base64 first)" : ""
+    return Either.match(decoded, {
+      onRight: ParseResult.succeed,
+      // The value is secret: neither the message nor the issue holds it.
+      onLeft: () => ParseResult.fail(new ParseResult.Type(ast, "<redacted>", `must be valid base64${hint}`))
+    })
+  },
+  encode: (pem) => ParseResult.succeed(Encoding.encodeBase64(pem))
+})
