@@ -49,9 +49,10 @@ export const makeKubeApi = (kc: KubeConfig) =>
 
     // Read credentials and TLS material once to build the agent.
     const initial: HttpsOptions = {}
-    yield* Effect.tryPromise(() => kc.applyToHTTPSOptions(initial as never)).pipe(
-      Effect.mapError((cause) => new KubeApiError({ status: 0, reason: "Credentials", message: String(cause) }))
-    )
+    yield* Effect.tryPromise({
+      try: () => kc.applyToHTTPSOptions(initial as never),
+      catch: credentialsError
+    })
     const agent = yield* Effect.acquireRelease(
       Effect.sync(() =>
         new Agent({
@@ -72,11 +73,14 @@ export const makeKubeApi = (kc: KubeConfig) =>
 
     // Headers are fetched per request: bearer tokens rotate (projected
     // service account tokens live about an hour).
-    const authHeaders = Effect.tryPromise(async () => {
-      const opts: HttpsOptions = {}
-      await kc.applyToHTTPSOptions(opts as never)
-      return opts.headers ?? {}
-    }).pipe(Effect.mapError((cause) => new KubeApiError({ status: 0, reason: "Credentials", message: String(cause) })))
+    const authHeaders = Effect.tryPromise({
+      try: async () => {
+        const opts: HttpsOptions = {}
+        await kc.applyToHTTPSOptions(opts as never)
+        return opts.headers ?? {}
+      },
+      catch: credentialsError
+    })
 
     const request = (path: string, query: Query) =>
       authHeaders.pipe(
@@ -121,6 +125,13 @@ export const makeKubeApi = (kc: KubeConfig) =>
       )
 
     return { server, getJson, stream }
+  })
+
+const credentialsError = (cause: unknown) =>
+  new KubeApiError({
+    status: 0,
+    reason: "Credentials",
+    message: `cannot get cluster credentials: ${cause instanceof Error ? cause.message : String(cause)}`
   })
 
 /** Turns a non-2xx response into a KubeApiError, reading the Status body if any. */

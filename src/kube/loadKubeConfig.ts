@@ -22,6 +22,12 @@ export const loadKubeConfig = (
     } catch (error) {
       return Either.left({ setting, message: `cannot load kubeconfig: ${(error as Error).message}` })
     }
+    const server = kc.getCurrentCluster()?.server ?? ""
+    if (server.startsWith("http://") && kc.getCurrentCluster()?.skipTLSVerify !== true) {
+      // @kubernetes/client-node refuses plain HTTP unless TLS checks are
+      // explicitly off; say so now rather than fail at the first request.
+      return Either.left({ setting, message: `plain http:// API server ${server} needs insecure-skip-tls-verify: true` })
+    }
     return kc.getCurrentCluster() === null
       ? Either.left({ setting, message: "kubeconfig has no current context/cluster" })
       : Either.right(kc)
