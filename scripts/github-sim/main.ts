@@ -106,7 +106,9 @@ async function main(): Promise<void> {
     console.error("warning: no --token and no --app-id: every API request will get 401")
   }
   const simulator = await startGitHubSimulator(options)
-  console.log(`listening on ${simulator.url}`)
+  // Parsers look for exactly this line; the API base (with --base-path) follows.
+  console.log(`listening on ${simulator.origin}`)
+  if (simulator.url !== simulator.origin) console.log(`api base ${simulator.url}`)
   const stop = (): void => {
     simulator.close().then(
       () => process.exit(0),

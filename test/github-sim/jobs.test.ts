@@ -20,7 +20,7 @@ async function follow(sim: GitHubSimulator, jobId: number, path = JOBS_PATH): Pr
 describe("github-sim cluster jobs", () => {
   let sim: GitHubSimulator
   beforeAll(async () => {
-    sim = await startGitHubSimulator({ tokens: [TOKEN], unattestedDigests: [UNATTESTED], jobDelayMs: 120 })
+    sim = await startGitHubSimulator({ tokens: [TOKEN], unattestedDigests: [UNATTESTED], jobDelayMs: 200 })
   })
   afterAll(() => sim.close())
   beforeEach(() => sim.reset())
