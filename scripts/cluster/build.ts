@@ -118,8 +118,16 @@ const COMPONENTS: Component[] = [
   },
 ];
 
+let resolvedGo: string | undefined;
+
+/** `go` from DT_GO, else PATH, else the machine image's /usr/local/go/bin/go. */
 function goBin(): string {
-  return process.env["DT_GO"] || "go";
+  if (resolvedGo) return resolvedGo;
+  const fromEnv = process.env["DT_GO"];
+  if (fromEnv) return (resolvedGo = fromEnv);
+  const onPath = spawnSync("go", ["version"], { stdio: "ignore" }).status === 0;
+  resolvedGo = !onPath && existsSync("/usr/local/go/bin/go") ? "/usr/local/go/bin/go" : "go";
+  return resolvedGo;
 }
 
 function goEnv(): NodeJS.ProcessEnv {

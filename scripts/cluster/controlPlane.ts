@@ -187,6 +187,15 @@ function apiserverSpec(bins: Binaries, l: Layout, ports: Ports, pki: Pki): Spec 
       "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
       `--service-account-key-file=${pki.saPublicKey}`,
       `--service-account-signing-key-file=${pki.saPrivateKey}`,
+      // Aggregation layer / request-header authentication, as kubeadm sets it up
+      // (without it every delegating component logs a missing CA bundle).
+      `--requestheader-client-ca-file=${pki.caCert}`,
+      "--requestheader-allowed-names=front-proxy-client",
+      "--requestheader-username-headers=X-Remote-User",
+      "--requestheader-group-headers=X-Remote-Group",
+      "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+      `--proxy-client-cert-file=${pki.client("front-proxy-client").cert}`,
+      `--proxy-client-key-file=${pki.client("front-proxy-client").key}`,
       "--allow-privileged=true",
       "--profiling=false",
       "--v=1",
@@ -323,11 +332,20 @@ export async function up(options: UpOptions = {}): Promise<Cluster> {
       log(`found a stale or incomplete control plane in ${stateDir}; cleaning it up`);
       await stopAll(existing, log);
     }
-    rmSync(stateDir, { recursive: true, force: true });
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const cluster = await start(stateDir, bins, options, log);
-    log(`control plane ready in ${elapsed(t0)}: ${cluster.apiserverUrl}`);
-    return cluster;
+    // Ports are picked free but bound later by other processes: on the rare
+    // collision ("address already in use") start once more with new ports.
+    for (let attempt = 1; ; attempt++) {
+      rmSync(stateDir, { recursive: true, force: true });
+      mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+      try {
+        const cluster = await start(stateDir, bins, options, log);
+        log(`control plane ready in ${elapsed(t0)}: ${cluster.apiserverUrl}`);
+        return cluster;
+      } catch (err) {
+        if (attempt >= 3 || !/address already in use/.test(String(err))) throw err;
+        log(`port collision; retrying with other ports (attempt ${attempt + 1})`);
+      }
+    }
   } finally {
     release();
   }

@@ -11,11 +11,11 @@ export type Pki = {
   apiserverKey: string;
   saPrivateKey: string;
   saPublicKey: string;
-  /** Client cert/key per identity: admin, kube-controller-manager, kube-scheduler, kwok. */
+  /** Client cert/key per identity: admin, kube-controller-manager, kube-scheduler, kwok, front-proxy-client. */
   client: (identity: ClientIdentity) => { cert: string; key: string };
 };
 
-export type ClientIdentity = "admin" | "kube-controller-manager" | "kube-scheduler" | "kwok";
+export type ClientIdentity = "admin" | "kube-controller-manager" | "kube-scheduler" | "kwok" | "front-proxy-client";
 
 /** Service cluster IP range; the pki tool puts its first address in the apiserver cert. */
 export const SERVICE_CIDR = "10.0.0.0/24";

@@ -12,6 +12,7 @@
 //	kube-controller-manager.crt/.key  client cert CN=system:kube-controller-manager
 //	kube-scheduler.crt/.key        client cert CN=system:kube-scheduler
 //	kwok.crt, kwok.key             client cert CN=kwok-controller, O=system:masters
+//	front-proxy-client.crt/.key    aggregation-layer client cert CN=front-proxy-client
 //	sa.key, sa.pub                 service-account token signing key pair (RSA 2048)
 //
 // An existing ca.crt in DIR makes the command a no-op, so a state directory
@@ -80,6 +81,7 @@ func main() {
 		{file: "kube-controller-manager", cn: "system:kube-controller-manager"},
 		{file: "kube-scheduler", cn: "system:kube-scheduler"},
 		{file: "kwok", cn: "kwok-controller", orgs: []string{"system:masters"}},
+		{file: "front-proxy-client", cn: "front-proxy-client"},
 	}
 	for _, l := range leaves {
 		key := newECKey()
