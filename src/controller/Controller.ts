@@ -1,4 +1,4 @@
-import { Cause, Clock, Data, Deferred, Duration, Effect, FiberSet, Layer, Schedule, Stream } from "effect"
+import { Cause, Clock, Data, Duration, Effect, FiberSet, Layer, Schedule, Stream } from "effect"
 import { Config } from "../config/Config.ts"
 import { makePodWatch } from "../kube/PodWatch.ts"
 import type { Delta } from "../kube/Reflector.ts"
@@ -40,7 +40,6 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   const pods = yield* makePodWatch
   const queue = yield* makeWorkQueue<string>({ capacity: WORK_QUEUE_CAPACITY })
   const pending = new Map<string, ReadonlyArray<PodEvent>>()
-  const synced = yield* Deferred.make<void>()
   const watchFibers = yield* FiberSet.make()
   const workerFibers = yield* FiberSet.make()
 
@@ -54,7 +53,7 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   const handleDelta = (delta: Delta<SlimPod>): Effect.Effect<void> => {
     switch (delta._tag) {
       case "Synced":
-        return Deferred.succeed(synced, undefined).pipe(Effect.asVoid)
+        return Effect.void
       case "Upsert": {
         const type = eventForChange(delta.previous, delta.current)
         return type === undefined ? Effect.void : enqueue({ type, pod: delta.current })
@@ -135,7 +134,7 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
     })
   )
 
-  yield* Deferred.await(synced).pipe(
+  yield* pods.synced.pipe(
     Effect.timeoutFail({
       duration: CACHE_SYNC_TIMEOUT,
       onTimeout: () =>

@@ -135,7 +135,8 @@ export class EventProcessor extends Effect.Service<EventProcessor>()("deployment
           )),
         Effect.annotateLogs({ event_type: event.type, namespace: event.pod.namespace, pod: event.pod.name }),
         Effect.withSpan("controller.processEvent", {
-          attributes: { event_type: event.type, namespace: event.pod.namespace, pod: event.pod.name }
+          attributes: { event_type: event.type, namespace: event.pod.namespace, pod: event.pod.name },
+          captureStackTrace: false
         })
       )
 

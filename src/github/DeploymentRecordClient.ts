@@ -124,7 +124,8 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
             })
           ),
           Effect.withSpan("github.postDeploymentRecord", {
-            attributes: { deployment_name: record.deployment_name, status: record.status }
+            attributes: { deployment_name: record.deployment_name, status: record.status },
+            captureStackTrace: false
           })
         )
 

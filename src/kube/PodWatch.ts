@@ -2,7 +2,8 @@ import { Effect } from "effect"
 import type { NamespaceScope } from "../config/Config.ts"
 import { Config } from "../config/Config.ts"
 import { Metrics } from "../observability/Metrics.ts"
-import { projectPod } from "./podProjection.ts"
+import { makeInterner } from "./Interner.ts"
+import { makePodProjector } from "./podProjection.ts"
 import { makeReflector } from "./Reflector.ts"
 import { podKey, type SlimPod } from "./SlimPod.ts"
 
@@ -26,6 +27,7 @@ export const makePodWatch = Effect.gen(function*() {
   const config = yield* Config
   const metrics = yield* Metrics
   const { fieldSelector, path } = podCollection(config.namespaces)
+  const projectPod = makePodProjector(makeInterner())
   return yield* makeReflector<SlimPod>({
     path,
     fieldSelector,

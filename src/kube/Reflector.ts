@@ -1,4 +1,4 @@
-import { Chunk, Clock, Duration, Effect, Random, Schedule, Stream } from "effect"
+import { Chunk, Clock, Deferred, Duration, Effect, Random, Schedule, Stream } from "effect"
 import { KubeApi, KubeApiError, type Query } from "./KubeApi.ts"
 
 /**
@@ -35,6 +35,11 @@ export interface ReflectorOptions<T> {
 
 export interface Reflector<T> {
   readonly deltas: Stream.Stream<Delta<T>>
+  /**
+   * Completes once the first list is in the store, whether or not its
+   * deltas have been consumed yet (the consumer may be slower than a list).
+   */
+  readonly synced: Effect.Effect<void>
   readonly get: (key: string) => T | undefined
   readonly size: () => number
   readonly values: () => IterableIterator<T>
@@ -105,9 +110,15 @@ export const makeReflector = <T>(options: ReflectorOptions<T>) =>
     let needsList = true
     let lastOutcome: Outcome | undefined
     const backoff = yield* Schedule.driver(reconnectBackoff)
+    const firstSync = yield* Deferred.make<void>()
 
+    /**
+     * A consistent snapshot, page by page. Each page is projected as it
+     * arrives so only slim objects are held: a list of a large cluster is
+     * gigabytes as raw JSON objects.
+     */
     const listAll = Effect.gen(function*() {
-      const items: Array<unknown> = []
+      const fresh = new Map<string, T>()
       let continueToken: string | undefined
       let listVersion = ""
       do {
@@ -116,33 +127,26 @@ export const makeReflector = <T>(options: ReflectorOptions<T>) =>
         if (!Array.isArray(body.items)) {
           return yield* new KubeApiError({ status: 200, reason: "BadList", message: "list response has no items array" })
         }
-        for (const item of body.items) items.push(item)
+        for (const item of body.items) {
+          const projected = options.project(item)
+          if (projected.ok) fresh.set(options.keyOf(projected.value), projected.value)
+          else yield* onInvalid(projected.reason)
+        }
         if (continueToken === undefined) listVersion = String(body.metadata?.resourceVersion ?? "")
         const next = body.metadata?.continue
         continueToken = typeof next === "string" && next !== "" ? next : undefined
       } while (continueToken !== undefined)
-      return { items, listVersion }
+      return { fresh, listVersion }
     })
 
     /** Replace the store with a fresh list; emit the differences. */
     const relist = Effect.gen(function*() {
-      const { items, listVersion } = yield* listAll
-      const fresh = new Map<string, T>()
+      const { fresh, listVersion } = yield* listAll
       const deltas: Array<Delta<T>> = []
-      for (const item of items) {
-        const projected = options.project(item)
-        if (!projected.ok) {
-          yield* onInvalid(projected.reason)
-          continue
-        }
-        const key = options.keyOf(projected.value)
+      for (const [key, current] of fresh) {
         const previous = store.get(key)
-        fresh.set(key, projected.value)
-        if (
-          previous === undefined ||
-          options.resourceVersionOf(previous) !== options.resourceVersionOf(projected.value)
-        ) {
-          deltas.push({ _tag: "Upsert", previous, current: projected.value })
+        if (previous === undefined || options.resourceVersionOf(previous) !== options.resourceVersionOf(current)) {
+          deltas.push({ _tag: "Upsert", previous, current })
         }
       }
       for (const [key, last] of store) {
@@ -152,6 +156,7 @@ export const makeReflector = <T>(options: ReflectorOptions<T>) =>
       resourceVersion = listVersion
       needsList = false
       deltas.push({ _tag: "Synced" })
+      yield* Deferred.succeed(firstSync, undefined)
       yield* Effect.logInfo("Listed objects").pipe(
         Effect.annotateLogs({ path: options.path, count: fresh.size, resourceVersion: listVersion })
       )
@@ -331,6 +336,7 @@ export const makeReflector = <T>(options: ReflectorOptions<T>) =>
 
     return {
       deltas,
+      synced: Deferred.await(firstSync),
       get: (key) => store.get(key),
       size: () => store.size,
       values: () => store.values()

@@ -1,3 +1,4 @@
+import type { Interner } from "./Interner.ts"
 import type { PodPhase, SlimContainer, SlimOwnerReference, SlimPod } from "./SlimPod.ts"
 
 /**
@@ -185,6 +186,54 @@ export const projectPod = (raw: unknown): ProjectionResult => {
       annotations: projectAnnotations(metadata["annotations"]),
       containers,
       initContainers
+    }
+  }
+}
+
+const SEPARATOR = "\u0000"
+
+const ownersKey = (owners: ReadonlyArray<SlimOwnerReference>): string => {
+  let key = "o"
+  for (const o of owners) key += `${SEPARATOR}${o.apiVersion}${SEPARATOR}${o.kind}${SEPARATOR}${o.name}${SEPARATOR}${o.uid}${SEPARATOR}${o.controller ? 1 : 0}`
+  return key
+}
+
+const containersKey = (prefix: string, containers: ReadonlyArray<SlimContainer>): string => {
+  let key = prefix
+  for (const c of containers) key += `${SEPARATOR}${c.name}${SEPARATOR}${c.image}${SEPARATOR}${c.imageID ?? ""}`
+  return key
+}
+
+const annotationsKey = (annotations: Readonly<Record<string, string>>): string => {
+  let key = "a"
+  for (const name in annotations) key += `${SEPARATOR}${name}${SEPARATOR}${annotations[name]}`
+  return key
+}
+
+/**
+ * A projector for a long-lived cache: like projectPod, but the parts that
+ * replicas share (namespace, owners, containers, annotations) are the same
+ * frozen objects in every pod that has them (see Interner). The per-pod
+ * cost is then little more than the name, uid and resourceVersion.
+ */
+export const makePodProjector = (interner: Interner) => (raw: unknown): ProjectionResult => {
+  const result = projectPod(raw)
+  if (!result.ok) return result
+  const pod = result.pod
+  const share = <T extends object>(key: string, value: T): T => interner.shared(key, () => Object.freeze(value))
+  return {
+    ok: true,
+    pod: {
+      ...pod,
+      namespace: interner.shared(`n${SEPARATOR}${pod.namespace}`, () => pod.namespace),
+      ownerReferences: pod.ownerReferences.length === 0
+        ? pod.ownerReferences
+        : share(ownersKey(pod.ownerReferences), pod.ownerReferences),
+      containers: pod.containers.length === 0 ? pod.containers : share(containersKey("c", pod.containers), pod.containers),
+      initContainers: pod.initContainers.length === 0
+        ? pod.initContainers
+        : share(containersKey("i", pod.initContainers), pod.initContainers),
+      annotations: pod.annotations === undefined ? undefined : share(annotationsKey(pod.annotations), pod.annotations)
     }
   }
 }

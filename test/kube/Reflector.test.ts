@@ -209,3 +209,18 @@ describe("Reflector", () => {
       expect(names).toEqual(["b", "c"])
     }))
 })
+
+describe("Reflector sync", () => {
+  it.effect("synced completes when the list is stored, before a slow consumer has taken its deltas", () =>
+    Effect.gen(function*() {
+      const kube = fakeKubeApi({ lists: [{ items: [podJson("a"), podJson("b")], rv: "10" }], watches: [] })
+      yield* Effect.gen(function*() {
+        const reflector = yield* podReflector()
+        // Consume one delta, then stall: the list is still complete.
+        const consumer = yield* reflector.deltas.pipe(Stream.take(1), Stream.runDrain, Effect.zipRight(Effect.never), Effect.fork)
+        yield* reflector.synced
+        expect(reflector.size()).toBe(2)
+        yield* Fiber.interrupt(consumer)
+      }).pipe(Effect.provide(kube.layer))
+    }))
+})

@@ -1,0 +1,55 @@
+import { type ChildProcess, spawn } from "node:child_process"
+import { once } from "node:events"
+import { Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Config, type ControllerConfig } from "../../src/config/Config.ts"
+import { DEFAULT_TEMPLATE } from "../../src/record/deploymentName.ts"
+
+/** Starts the zero-latency GitHub stand-in in its own process. */
+export const startZeroLatencyServer = async (): Promise<{ url: string; child: ChildProcess }> => {
+  const child = spawn(process.execPath, [new URL("./zeroLatencyServer.ts", import.meta.url).pathname], {
+    stdio: ["ignore", "pipe", "inherit"]
+  })
+  const [line] = (await once(child.stdout!, "data")) as [Buffer]
+  return { url: `http://127.0.0.1:${line.toString().trim()}`, child }
+}
+
+export const arrivalCount = async (url: string): Promise<number> => Number(await (await fetch(`${url}/_count`)).text())
+
+export const arrivalTimes = async (url: string): Promise<Record<string, number>> =>
+  (await fetch(`${url}/_times`)).json() as Promise<Record<string, number>>
+
+/** Controller settings for the benchmarks: throttle lifted, default workers. */
+export const benchConfig = (baseUrl: string, overrides: Partial<ControllerConfig> = {}) =>
+  Layer.succeed(Config, {
+    kubeconfig: Option.none(),
+    namespaces: { _tag: "All" },
+    workers: 2,
+    metricsPort: 9090,
+    org: "bench-org",
+    logicalEnvironment: "bench",
+    physicalEnvironment: "",
+    cluster: "bench",
+    baseUrl,
+    deploymentNameTemplate: DEFAULT_TEMPLATE,
+    bulkClusterSync: false,
+    credentials: { _tag: "Token", token: Redacted.make("bench-token") },
+    logLevel: "INFO",
+    apiRatePerSecond: 0,
+    apiBurst: 20,
+    apiRequestTimeout: Duration.seconds(30),
+    shutdownDrainTimeout: Duration.seconds(60),
+    ...overrides
+  } satisfies ControllerConfig)
+
+export const percentile = (sorted: ReadonlyArray<number>, p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
+
+export const waitUntil = (condition: () => boolean | Promise<boolean>, what: string, deadline = Duration.minutes(5)) =>
+  Effect.gen(function*() {
+    const end = performance.now() + Duration.toMillis(deadline)
+    while (!(yield* Effect.promise(async () => condition()))) {
+      if (performance.now() > end) return yield* Effect.dieMessage(`benchmark timed out waiting for ${what}`)
+      yield* Effect.sleep("50 millis")
+    }
+  })
+

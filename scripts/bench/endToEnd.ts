@@ -1,0 +1,122 @@
+// End-to-end throughput and latency: pod watch events through the real
+// controller (reflector, event rules, work queue, 2 workers, GitHub client)
+// to a zero-latency HTTP server in another process, throttle lifted.
+// Two runs: as fast as possible (throughput), then paced below that
+// (enqueue-to-response latency when the pipeline keeps up).
+import { writeFileSync } from "node:fs"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Effect, Exit, Layer, Logger, LogLevel, Option, Scope, Stream } from "effect"
+import { ControllerLive } from "../../src/controller/Controller.ts"
+import { EventProcessor } from "../../src/controller/EventProcessor.ts"
+import { DeploymentRecordClient } from "../../src/github/DeploymentRecordClient.ts"
+import { GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
+import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
+import { KubeApi } from "../../src/kube/KubeApi.ts"
+import { Metrics } from "../../src/observability/Metrics.ts"
+import { Readiness } from "../../src/observability/Readiness.ts"
+import { renderDeploymentName, DEFAULT_TEMPLATE } from "../../src/record/deploymentName.ts"
+import { OwnerReferenceResolverLive } from "../../src/workload/OwnerReferenceResolver.ts"
+import { arrivalCount, arrivalTimes, benchConfig, percentile, startZeroLatencyServer, waitUntil } from "./benchSupport.ts"
+import { makePod, watchLine } from "./podFactory.ts"
+
+const PODS = Number(process.env["BENCH_E2E_PODS"] ?? 4000)
+const PACED_RECORDS_PER_SECOND = Number(process.env["BENCH_E2E_PACE"] ?? 1000)
+const now = () => performance.timeOrigin + performance.now()
+
+interface RunResult {
+  readonly records: number
+  readonly seconds: number
+  readonly recordsPerSecond: number
+  readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number }
+}
+
+const run = (offset: number, pods: number, podsPerSecond: number | undefined) =>
+  Effect.gen(function*() {
+    const server = yield* Effect.promise(startZeroLatencyServer)
+    // Prepared before timing: the watch lines and each pod's record names.
+    const lines = Array.from({ length: pods }, (_, i) => {
+      const pod = makePod({ index: offset + i, phase: "Running", resourceVersion: 10 + i })
+      const names = [...pod.spec.containers, ...pod.spec.initContainers].map((c: { name: string }) =>
+        renderDeploymentName(DEFAULT_TEMPLATE, {
+          namespace: pod.metadata.namespace,
+          workloadName: `svc-${offset + i}`,
+          containerName: c.name
+        })
+      )
+      return { bytes: new TextEncoder().encode(watchLine("ADDED", pod)), names }
+    })
+    const emitted = new Array<number>(pods)
+    let started = 0
+
+    const kube = Layer.succeed(KubeApi, {
+      server: "bench",
+      getJson: () => Effect.succeed({ kind: "PodList", metadata: { resourceVersion: "1" }, items: [] }),
+      stream: () =>
+        Stream.unfoldEffect(0, (i) =>
+          i >= pods ? Effect.succeed(Option.none()) : Effect.gen(function*() {
+            if (i === 0) started = now()
+            if (podsPerSecond !== undefined) {
+              const due = started + (i * 1000) / podsPerSecond
+              const wait = due - now()
+              if (wait > 1) yield* Effect.sleep(`${Math.floor(wait)} millis`)
+            }
+            emitted[i] = now()
+            return Option.some([lines[i]!.bytes, i + 1] as const)
+          })).pipe(Stream.concat(Stream.never))
+    })
+
+    const base = Layer.mergeAll(
+      benchConfig(server.url),
+      Metrics.Default,
+      Readiness.Default,
+      RateLimitGate.Default,
+      NodeHttpClient.layerUndici,
+      kube
+    )
+    const app = ControllerLive.pipe(
+      Layer.provide(EventProcessor.Default.pipe(Layer.provide(DeploymentRecordClient.Default))),
+      Layer.provide(Layer.mergeAll(GitHubAuthLive, OwnerReferenceResolverLive)),
+      Layer.provide(base)
+    )
+    const scope = yield* Scope.make()
+    yield* Layer.buildWithScope(app, scope)
+    const total = pods * lines[0]!.names.length
+    yield* waitUntil(async () => (await arrivalCount(server.url)) >= total, `${total} records`)
+    const arrivals = yield* Effect.promise(() => arrivalTimes(server.url))
+    yield* Scope.close(scope, Exit.void)
+    server.child.kill("SIGTERM")
+
+    const latencies = lines.flatMap((line, i) => line.names.map((n) => arrivals[n]! - emitted[i]!)).sort((a, b) => a - b)
+    const last = Math.max(...Object.values(arrivals))
+    const seconds = (last - started) / 1000
+    return {
+      records: total,
+      seconds: +seconds.toFixed(2),
+      recordsPerSecond: Math.round(total / seconds),
+      latencyMs: {
+        p50: +percentile(latencies, 50).toFixed(1),
+        p99: +percentile(latencies, 99).toFixed(1),
+        max: +latencies[latencies.length - 1]!.toFixed(1)
+      }
+    } satisfies RunResult
+  })
+
+const program = Effect.gen(function*() {
+  const saturated = yield* run(0, PODS, undefined)
+  const recordsPerPod = 3
+  const paced = yield* run(1_000_000, Math.min(PODS, 3000), PACED_RECORDS_PER_SECOND / recordsPerPod)
+  return {
+    bench: "end-to-end",
+    workers: 2,
+    recordsPerPod,
+    saturated,
+    paced: { offeredRecordsPerSecond: PACED_RECORDS_PER_SECOND, ...paced }
+  }
+})
+
+const result = await Effect.runPromise(program.pipe(
+  Effect.provide(Layer.merge(Logger.json, Logger.minimumLogLevel(LogLevel.Info)))
+))
+const out = `${JSON.stringify(result)}\n`
+if (process.env["BENCH_RESULT"] !== undefined) writeFileSync(process.env["BENCH_RESULT"], out)
+else process.stderr.write(out)

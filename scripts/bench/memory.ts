@@ -1,0 +1,102 @@
+// Memory at scale: the whole controller (reflector, queue, workers, client)
+// lists and watches 100,000 realistic pods (100 replicas per workload, so
+// 1,000 workloads) and reports them to a zero-latency GitHub stand-in.
+// Measures heap per cached pod (heap after GC with the pods cached, minus
+// the heap before the list, divided by the pod count) and the process RSS.
+// Run with --expose-gc.
+import { writeFileSync } from "node:fs"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Effect, Exit, Layer, Logger, LogLevel, Scope, Stream } from "effect"
+import { ControllerLive } from "../../src/controller/Controller.ts"
+import { EventProcessor } from "../../src/controller/EventProcessor.ts"
+import { DeploymentRecordClient } from "../../src/github/DeploymentRecordClient.ts"
+import { GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
+import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
+import { KubeApi } from "../../src/kube/KubeApi.ts"
+import { Metrics } from "../../src/observability/Metrics.ts"
+import { Readiness } from "../../src/observability/Readiness.ts"
+import { OwnerReferenceResolverLive } from "../../src/workload/OwnerReferenceResolver.ts"
+import { arrivalCount, benchConfig, startZeroLatencyServer, waitUntil } from "./benchSupport.ts"
+import { makePod } from "./podFactory.ts"
+
+const PODS = Number(process.env["BENCH_MEMORY_PODS"] ?? 100_000)
+const REPLICAS = 100
+const PAGE = 500
+const gc = (globalThis as { gc?: () => void }).gc
+if (gc === undefined) throw new Error("run with node --expose-gc")
+
+const settledHeap = () => {
+  for (let i = 0; i < 3; i++) gc()
+  return process.memoryUsage().heapUsed
+}
+
+const program = Effect.gen(function*() {
+  const server = yield* Effect.promise(startZeroLatencyServer)
+  let listStarted = false
+  const kube = Layer.succeed(KubeApi, {
+    server: "bench",
+    // Pages are generated as they are asked for, like a real paginated list.
+    getJson: (_path, query) =>
+      Effect.sync(() => {
+        listStarted = true
+        const from = Number(query["continue"] ?? 0)
+        const to = Math.min(PODS, from + PAGE)
+        const items = Array.from(
+          { length: to - from },
+          (_, i) => makePod({ index: from + i, phase: "Running", resourceVersion: 100 + from + i, podsPerWorkload: REPLICAS })
+        )
+        return { kind: "PodList", metadata: { resourceVersion: "1", continue: to < PODS ? String(to) : undefined }, items }
+      }),
+    stream: () => Stream.never
+  })
+  const base = Layer.mergeAll(
+    benchConfig(server.url),
+    Metrics.Default,
+    Readiness.Default,
+    RateLimitGate.Default,
+    NodeHttpClient.layerUndici,
+    kube
+  )
+  const app = ControllerLive.pipe(
+    Layer.provide(EventProcessor.Default.pipe(Layer.provide(DeploymentRecordClient.Default))),
+    Layer.provide(Layer.mergeAll(GitHubAuthLive, OwnerReferenceResolverLive)),
+    Layer.provideMerge(base)
+  )
+  const heapBefore = settledHeap()
+  const started = performance.now()
+  const scope = yield* Scope.make()
+  const context = yield* Layer.buildWithScope(app, scope)
+  const expectedRecords = (PODS / REPLICAS) * 3
+  yield* waitUntil(async () => (await arrivalCount(server.url)) >= expectedRecords, `${expectedRecords} records`)
+  const seconds = (performance.now() - started) / 1000
+  const metrics = yield* Metrics.pipe(Effect.provide(context))
+  const cached = (yield* Effect.promise(() => metrics.registry.getSingleMetric("deployment_tracker_cached_pods")!.get()))
+    .values[0]?.value
+  const heapAfter = settledHeap()
+  const { external, heapTotal, rss } = process.memoryUsage()
+  const maxRssBytes = process.resourceUsage().maxRSS * 1024
+  yield* Scope.close(scope, Exit.void)
+  server.child.kill("SIGTERM")
+  if (!listStarted) throw new Error("the list never ran")
+  return {
+    bench: "memory",
+    pods: PODS,
+    workloads: PODS / REPLICAS,
+    recordsPosted: expectedRecords,
+    cachedPodsGauge: cached,
+    seconds: +seconds.toFixed(1),
+    heapPerPodBytes: Math.round((heapAfter - heapBefore) / PODS),
+    heapUsedMiB: +(heapAfter / 2 ** 20).toFixed(1),
+    heapTotalMiB: +(heapTotal / 2 ** 20).toFixed(1),
+    externalMiB: +(external / 2 ** 20).toFixed(1),
+    rssMiB: +(rss / 2 ** 20).toFixed(1),
+    maxRssMiB: +(maxRssBytes / 2 ** 20).toFixed(1)
+  }
+})
+
+const result = await Effect.runPromise(program.pipe(
+  Effect.provide(Layer.merge(Logger.json, Logger.minimumLogLevel(LogLevel.Info)))
+))
+const out = `${JSON.stringify(result)}\n`
+if (process.env["BENCH_RESULT"] !== undefined) writeFileSync(process.env["BENCH_RESULT"], out)
+else process.stderr.write(out)

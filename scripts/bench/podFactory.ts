@@ -1,0 +1,39 @@
+import { createHash } from "node:crypto"
+import { readFileSync } from "node:fs"
+
+// Realistic pods for the benchmarks: the 7.8 KB test fixture (a Deployment
+// pod with managedFields, annotations, an init container and a sidecar),
+// varied per index so no two pods share names, uids or digests.
+const fixture = JSON.parse(
+  readFileSync(new URL("../../test/fixtures/pod.json", import.meta.url), "utf8")
+) as Record<string, any>
+
+const hex = (seed: string) => createHash("sha256").update(seed).digest("hex")
+
+export interface PodVariant {
+  readonly index: number
+  readonly phase: "Pending" | "Running"
+  readonly resourceVersion: number
+  /** Pods per workload: pods of one workload share an owner. */
+  readonly podsPerWorkload?: number
+}
+
+export const makePod = ({ index, phase, podsPerWorkload = 1, resourceVersion }: PodVariant): Record<string, any> => {
+  const pod = structuredClone(fixture)
+  const workload = Math.floor(index / podsPerWorkload)
+  const replicaSet = `svc-${workload}-7d9f8c6b5d`
+  pod.metadata.name = `${replicaSet}-${index.toString(36).padStart(5, "0")}`
+  pod.metadata.namespace = `team-${workload % 50}`
+  pod.metadata.uid = `${hex(`uid-${index}`).slice(0, 8)}-0000-4000-8000-${hex(`uid-${index}`).slice(8, 20)}`
+  pod.metadata.resourceVersion = String(resourceVersion)
+  pod.metadata.generateName = `${replicaSet}-`
+  pod.metadata.ownerReferences[0].name = replicaSet
+  pod.status.phase = phase
+  for (const status of [...(pod.status.containerStatuses ?? []), ...(pod.status.initContainerStatuses ?? [])]) {
+    status.imageID = `${String(status.image).replace(/:[^/:]+$/, "")}@sha256:${hex(`${workload}-${status.name}`)}`
+  }
+  return pod
+}
+
+/** One NDJSON watch line. */
+export const watchLine = (type: string, object: unknown) => `${JSON.stringify({ type, object })}\n`
