@@ -1,8 +1,9 @@
 import { defineConfig } from "vitest/config"
 
-// Two projects so the fast unit tests can run alone (`npm run test:unit`)
-// while `npm test` runs everything, including the end-to-end tests against
-// the real local control plane once they exist.
+// `npm test` runs both projects; `npm run test:unit` only the fast unit
+// tests. The end-to-end tests run the built tracker (dist/main.js) against
+// a real local control plane and the GitHub simulator, started once per run
+// by the global setup; they run one file at a time.
 export default defineConfig({
   test: {
     projects: [
@@ -12,6 +13,19 @@ export default defineConfig({
           include: ["test/**/*.test.ts"],
           exclude: ["test/e2e/**"],
           testTimeout: 20_000
+        }
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          globalSetup: ["test/e2e/globalSetup.ts"],
+          // One file at a time: the files share one control plane.
+          pool: "forks",
+          poolOptions: { forks: { singleFork: true } },
+          testTimeout: 240_000,
+          // A cold control-plane build takes many minutes on 2 cores.
+          hookTimeout: 3_600_000
         }
       }
     ]
