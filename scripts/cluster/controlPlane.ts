@@ -69,6 +69,12 @@ export type UpOptions = {
   build?: boolean;
   /** Extra kwok Stage/config files, passed with --config after ours. */
   extraStages?: string[];
+  /**
+   * Tear the control plane down when this pid exits (e.g. `process.pid` in a
+   * test runner), via a small watchdog process. Off by default. Also applied
+   * when an already running control plane is reused.
+   */
+  stopWhenProcessExits?: number;
 };
 
 export type Cluster = {
@@ -299,8 +305,27 @@ function launch(state: ClusterState, spec: Spec, l: Layout): number {
   return pid;
 }
 
+function startWatchdog(state: ClusterState, ownerPid: number, log: Logger): void {
+  const w = state.watchdog;
+  if (w && w.watches === ownerPid && isOurProcess(w.pid, w.bin)) return;
+  const l = layout(state.stateDir);
+  mkdirSync(l.logsDir, { recursive: true });
+  const pid = startProcess(
+    { name: "watchdog", bin: process.execPath, args: [join(import.meta.dirname, "watchdog.ts"), String(ownerPid), state.stateDir] },
+    join(l.logsDir, "watchdog.log"),
+  );
+  state.watchdog = { pid, bin: process.execPath, watches: ownerPid };
+  writeState(state);
+  log(`watchdog pid ${pid} will tear the control plane down when pid ${ownerPid} exits`);
+}
+
 async function stopAll(state: ClusterState, log: Logger): Promise<string[]> {
   const stopped: string[] = [];
+  const w = state.watchdog;
+  if (w && w.pid !== process.pid && isOurProcess(w.pid, w.bin)) {
+    await stopProcess(w.pid, w.bin, { graceMs: 2000 });
+    stopped.push(`watchdog (pid ${w.pid})`);
+  }
   for (const c of [...COMPONENTS].reverse()) {
     const s = state.components[c];
     if (!s) continue;
@@ -327,6 +352,7 @@ export async function up(options: UpOptions = {}): Promise<Cluster> {
     if (existing) {
       if (existing.ready && (await isHealthy(existing))) {
         log(`control plane already running (${existing.apiserverUrl}, state ${stateDir}); reusing it`);
+        if (options.stopWhenProcessExits !== undefined) startWatchdog(existing, options.stopWhenProcessExits, log);
         return toCluster(existing, true);
       }
       log(`found a stale or incomplete control plane in ${stateDir}; cleaning it up`);
@@ -339,6 +365,10 @@ export async function up(options: UpOptions = {}): Promise<Cluster> {
       mkdirSync(stateDir, { recursive: true, mode: 0o700 });
       try {
         const cluster = await start(stateDir, bins, options, log);
+        if (options.stopWhenProcessExits !== undefined) {
+          const state = readState(stateDir);
+          if (state) startWatchdog(state, options.stopWhenProcessExits, log);
+        }
         log(`control plane ready in ${elapsed(t0)}: ${cluster.apiserverUrl}`);
         return cluster;
       } catch (err) {

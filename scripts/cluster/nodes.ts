@@ -69,7 +69,9 @@ export async function waitNodesSchedulable(
   let state = "";
   for (;;) {
     const out = await kubectlOrThrow(kubectl, kubeconfig, ["get", "nodes", "-o", "json", ...names]);
-    const items = (JSON.parse(out) as { items: NodeJson[] }).items;
+    // One name gives the object itself, several give a List.
+    const parsed = JSON.parse(out) as { items?: NodeJson[] } & NodeJson;
+    const items = parsed.items ?? [parsed];
     const pending = items.filter((n) => {
       const ready = n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
       const tainted = (n.spec?.taints ?? []).some((t) =>

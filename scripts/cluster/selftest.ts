@@ -9,6 +9,7 @@
 // ServiceAccount token, an apiserver restart, the three cascade modes, and
 // finally that `down` leaves no process behind.
 // Ends with "N passed, N failed"; exit code 1 if anything failed.
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -439,6 +440,25 @@ subjects: [{kind: ServiceAccount, name: tracker, namespace: ${NS}}]
     assert(strays.length === 0, `processes of this cluster still running: ${strays.join(",")}`);
     assert(!existsSync(stateDir), "state dir still exists");
     return `stopped ${stopped.join(", ")}; no process of ${c.binDir} mentions ${stateDir}; state dir removed`;
+  });
+
+  await check("watchdog: a control plane tied to a process goes away when it exits", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dt-cluster-selftest-watchdog-"));
+    const owner = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
+    try {
+      const second = await up({ stateDir: dir, nodes: 1, log: () => {}, stopWhenProcessExits: owner.pid! });
+      const start = Date.now();
+      owner.kill("SIGKILL");
+      await eventually("state dir removed by the watchdog", 30_000, async () => (existsSync(dir) ? undefined : true));
+      await eventually("processes gone", 15_000, async () => {
+        const left = Object.values(second.pids).filter((p) => existsSync(`/proc/${p}`) && !isZombie(p));
+        return left.length === 0 && processesFrom(second.binDir, dir).length === 0 ? true : undefined;
+      });
+      return `torn down ${elapsed(start)} after the owner was killed`;
+    } finally {
+      owner.kill("SIGKILL");
+      if (existsSync(dir)) await down(dir, { log: () => {} });
+    }
   });
 }
 

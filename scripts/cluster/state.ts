@@ -36,6 +36,8 @@ export type ClusterState = {
   components: Partial<Record<ComponentName, ComponentState>>;
   /** Pid of the process that ran `up`. */
   ownerPid: number;
+  /** Watchdog (node watchdog.ts) that downs the cluster when a given process exits, if requested. */
+  watchdog?: { pid: number; bin: string; watches: number };
   startedAt: string;
   /** True once `up` finished (nodes schedulable, default ServiceAccount present). */
   ready: boolean;
