@@ -18,6 +18,7 @@ import {
   COMPLETE_AFTER_ANNOTATION,
   DIGEST_ANNOTATION_PREFIX,
   down,
+  READY_AFTER_ANNOTATION,
   kubectl,
   kubectlResult,
   restartApiserver,
@@ -80,9 +81,9 @@ const k = (a: string[], input?: string) => kubectl(a, { stateDir, ...(input !== 
 
 type ContainerStatus = { name: string; image: string; imageID?: string; state?: Record<string, unknown> };
 type Pod = {
-  metadata: { name: string; ownerReferences?: { kind: string; name: string }[]; labels?: Record<string, string> };
+  metadata: { name: string; creationTimestamp?: string; ownerReferences?: { kind: string; name: string }[]; labels?: Record<string, string> };
   spec: { nodeName?: string; containers: { name: string; image: string }[]; initContainers?: { name: string; image: string }[] };
-  status: { phase?: string; containerStatuses?: ContainerStatus[]; initContainerStatuses?: ContainerStatus[] };
+  status: { phase?: string; startTime?: string; containerStatuses?: ContainerStatus[]; initContainerStatuses?: ContainerStatus[] };
 };
 
 async function pods(selector: string): Promise<Pod[]> {
@@ -154,7 +155,9 @@ metadata: {name: agent, namespace: ${NS}}
 spec:
   selector: {matchLabels: {app: agent}}
   template:
-    metadata: {labels: {app: agent}}
+    metadata:
+      labels: {app: agent}
+      annotations: {"${READY_AFTER_ANNOTATION}": "3s"}
     spec:
       containers: [{name: agent, image: "quay.io/example/agent:0.9"}]
 ---
@@ -322,9 +325,12 @@ async function main(): Promise<void> {
     });
     const nodes = new Set(list.map((p) => p.spec.nodeName));
     assert(nodes.size === c.nodes.length, `pods on ${[...nodes].join(",")}`);
+    // The ready-after annotation (3s) delays Running.
+    const delays = list.map((p) => (Date.parse(p.status.startTime ?? "") - Date.parse(p.metadata.creationTimestamp ?? "")) / 1000);
+    assert(delays.every((d) => d >= 2), `ready-after not honoured: ${delays.join(",")}s`);
     const problems = list.flatMap((p) => checkImageIDs(p));
     assert(problems.length === 0, problems.join("; "));
-    return list.map((p) => `${p.metadata.name}@${p.spec.nodeName}`).join(", ");
+    return `${list.map((p) => `${p.metadata.name}@${p.spec.nodeName}`).join(", ")}; Running ${delays.map((d) => d.toFixed(1)).join("/")}s after creation (ready-after 3s)`;
   });
 
   await check("Job pods Succeeded, imageIDs kept, Job Complete", async () => {
