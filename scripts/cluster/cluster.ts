@@ -9,10 +9,12 @@
 //
 // Env: DT_CLUSTER_DIR (state dir), DT_CLUSTER_CACHE (binary cache root), DT_GO (go binary).
 // Progress goes to stderr.
+import { spawn } from "node:child_process";
 import { ensureBinaries } from "./build.ts";
-import { down, kubectlResult, restartApiserver, status, up } from "./controlPlane.ts";
+import { down, restartApiserver, status, up } from "./controlPlane.ts";
 import { stderrLogger } from "./log.ts";
 import { defaultStateDir } from "./paths.ts";
+import { readState } from "./state.ts";
 
 const USAGE = `usage: node scripts/cluster/cluster.ts <up [--nodes N] | down | build | status | restart-apiserver | kubectl ARGS...>`;
 
@@ -77,10 +79,14 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "kubectl": {
-      const r = await kubectlResult(rest, { timeoutMs: 600_000 });
-      process.stdout.write(r.stdout);
-      process.stderr.write(r.stderr);
-      return r.code;
+      // stdin/stdout/stderr pass straight through (kubectl apply -f -, watches, ...).
+      const state = readState(defaultStateDir());
+      if (!state) throw new Error(`no control plane state in ${defaultStateDir()}; run 'npm run cluster -- up'`);
+      const child = spawn(state.kubectl, [`--kubeconfig=${state.kubeconfigPath}`, ...rest], { stdio: "inherit" });
+      return await new Promise<number>((resolvePromise, reject) => {
+        child.on("error", reject);
+        child.on("exit", (code, sig) => resolvePromise(code ?? (sig ? 128 : 1)));
+      });
     }
     default:
       process.stderr.write(`${USAGE}\nstate dir: ${defaultStateDir()}\n`);

@@ -333,6 +333,39 @@ async function main(): Promise<void> {
     return `${list.map((p) => `${p.metadata.name}@${p.spec.nodeName}`).join(", ")}; Running ${delays.map((d) => d.toFixed(1)).join("/")}s after creation (ready-after 3s)`;
   });
 
+  await check("in-place image change of a running pod restarts that container with a new imageID", async () => {
+    await k(
+      ["apply", "-f", "-"],
+      `
+apiVersion: v1
+kind: Pod
+metadata: {name: solo, namespace: ${NS}, labels: {app: solo}}
+spec:
+  containers:
+  - {name: a, image: "ghcr.io/example/a:1"}
+  - {name: b, image: "ghcr.io/example/b:1"}
+`,
+    );
+    const before = await eventually("solo Running", 30_000, async () => {
+      const p = (await pods("app=solo"))[0];
+      return p?.status.phase === "Running" ? p : undefined;
+    });
+    await k(["set", "image", "-n", NS, "pod/solo", "a=ghcr.io/example/a:2"]);
+    const after = await eventually("status of a updated", 30_000, async () => {
+      const p = (await pods("app=solo"))[0];
+      return p?.status.containerStatuses?.find((s) => s.name === "a")?.image === "ghcr.io/example/a:2" ? p : undefined;
+    });
+    const problems = checkImageIDs(after);
+    assert(problems.length === 0, problems.join("; "));
+    const a = after.status.containerStatuses?.find((s) => s.name === "a") as ContainerStatus & { restartCount?: number };
+    const bBefore = before.status.containerStatuses?.find((s) => s.name === "b");
+    const bAfter = after.status.containerStatuses?.find((s) => s.name === "b");
+    assert(a.restartCount === 1, `restartCount ${a.restartCount}`);
+    assert(JSON.stringify(bBefore) === JSON.stringify(bAfter), "container b changed");
+    await k(["delete", "pod", "solo", "-n", NS, "--wait=true"]);
+    return `a: ${a.imageID} (restartCount 1), b unchanged`;
+  });
+
   await check("Job pods Succeeded, imageIDs kept, Job Complete", async () => {
     await eventually("job batch Complete", 60_000, async () => {
       const out = await k(["get", "job", "batch", "-n", NS, "-o", "jsonpath={.status.conditions[?(@.type==\"Complete\")].status}"]);
