@@ -134,6 +134,7 @@ function goEnv(): NodeJS.ProcessEnv {
   return {
     ...process.env,
     GOTOOLCHAIN: "local",
+    GOWORK: "off",
     CGO_ENABLED: "0",
     GOFLAGS: "-mod=readonly -buildvcs=false",
   };
