@@ -270,6 +270,7 @@ function schedulerSpec(bins: Binaries, l: Layout, ports: Ports): Spec {
 }
 
 function kwokSpec(bins: Binaries, l: Layout, extraStages: string[]): Spec {
+  for (const f of extraStages) if (!existsSync(f)) throw new StartError("kwok", `extra stage file ${f} does not exist`);
   mkdirSync(l.kwokHome, { recursive: true });
   return {
     name: "kwok",
@@ -444,7 +445,7 @@ async function start(stateDir: string, bins: Binaries, options: UpOptions, log: 
     t = Date.now();
     const kcmPid = launch(state, controllerManagerSpec(bins, l, ports, pki), l);
     const schedPid = launch(state, schedulerSpec(bins, l, ports), l);
-    launch(state, kwokSpec(bins, l, options.extraStages ?? []), l);
+    const kwokPid = launch(state, kwokSpec(bins, l, options.extraStages ?? []), l);
     const healthz = (port: number) => async () =>
       (await httpGet(`https://127.0.0.1:${port}/healthz`, { insecure: true })).status === 200;
     await Promise.all([
@@ -463,8 +464,7 @@ async function start(stateDir: string, bins: Binaries, options: UpOptions, log: 
     const nodes = await createNodes(bins.kubectl, l.kubeconfig, options.nodes ?? 2);
     state.nodes = nodes;
     writeState(state);
-    await waitNodesSchedulable(bins.kubectl, l.kubeconfig, nodes, 90_000);
-    assertAlive(state, "kwok");
+    await waitNodesSchedulable(bins.kubectl, l.kubeconfig, nodes, 90_000, () => isOurProcess(kwokPid, bins.kwok));
     log(`kwok nodes ${nodes.join(", ")} Ready and schedulable (${elapsed(t)})`);
 
     t = Date.now();
@@ -495,11 +495,6 @@ async function start(stateDir: string, bins: Binaries, options: UpOptions, log: 
     rmSync(l.stateFile, { force: true });
     throw new Error(`control plane failed to start${component ? ` (${component})` : ""}: ${(err as Error).message}${detail}`);
   }
-}
-
-function assertAlive(state: ClusterState, c: ComponentName): void {
-  const s = state.components[c];
-  if (!s || !isOurProcess(s.pid, s.bin)) throw new StartError(c, `${c} is not running`);
 }
 
 /** Stops every process recorded in the state dir and removes the directory. */

@@ -64,10 +64,12 @@ export async function waitNodesSchedulable(
   kubeconfig: string,
   names: string[],
   timeoutMs: number,
+  kwokAlive: () => boolean = () => true,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let state = "";
   for (;;) {
+    if (!kwokAlive()) throw new StartError("kwok", "kwok exited while waiting for its nodes to become Ready");
     const out = await kubectlOrThrow(kubectl, kubeconfig, ["get", "nodes", "-o", "json", ...names]);
     // One name gives the object itself, several give a List.
     const parsed = JSON.parse(out) as { items?: NodeJson[] } & NodeJson;
