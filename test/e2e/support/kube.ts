@@ -29,10 +29,20 @@ export const createNamespace = async (name: string): Promise<void> => {
   })
 }
 
-/** Deletes namespaces and waits until they are gone, so later tests' trackers never see their pods. */
+/**
+ * Deletes namespaces and waits until their pods are gone, so later tests'
+ * trackers never see them. (The namespaces themselves finish terminating
+ * in the background: waiting for that costs seconds per test.)
+ */
 export const deleteNamespaces = async (names: ReadonlyArray<string>): Promise<void> => {
   if (names.length === 0) return
-  await kube(["delete", "namespace", ...names, "--ignore-not-found", "--wait=true", "--timeout=60s"])
+  await kube(["delete", "namespace", ...names, "--ignore-not-found", "--wait=false"])
+  // Finished (Job) pods have no controller left to delete them quickly.
+  await Promise.all(names.map((ns) => kube(["delete", "pods", "--all", "-n", ns, "--wait=false"])))
+  await eventually(`pods of ${names.join(", ")} gone`, async () => {
+    const left = (await Promise.all(names.map((ns) => pods(ns)))).flat()
+    if (left.length > 0) throw new Error(left.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(", "))
+  }, { deadlineMs: 60_000 })
 }
 
 export interface ContainerStatus {

@@ -27,7 +27,13 @@ export interface Scenario {
   readonly expectNoViolations: () => Promise<void>
 }
 
-export const useScenario = (label: string): Scenario => {
+export const useScenario = (
+  label: string,
+  options: {
+    /** For `it.fails` tests: no log tails when the expected failure happens. */
+    readonly expectFailure?: boolean
+  } = {}
+): Scenario => {
   const id = randomBytes(3).toString("hex")
   const org = `e2e-${label}-${id}`
   const namespaces: Array<string> = []
@@ -40,6 +46,7 @@ export const useScenario = (label: string): Scenario => {
     await deleteNamespaces(namespaces)
   })
   onTestFailed(() => {
+    if (options.expectFailure === true) return
     for (const [index, tracker] of trackers.entries()) {
       process.stderr.write(
         `\n--- tracker ${index} of ${org} (${tracker.options.logFile}), last lines ---\n${tracker.tail(80)}\n--- end ---\n`

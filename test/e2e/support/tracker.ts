@@ -6,8 +6,11 @@ import { fileURLToPath } from "node:url"
 import { GITHUB_TOKEN } from "./constants.ts"
 import { eventually, GiveUp } from "./eventually.ts"
 
-/** The built tracker: `npm test` builds before vitest runs. */
-export const TRACKER_MAIN = fileURLToPath(new URL("../../../dist/main.js", import.meta.url))
+/**
+ * The built tracker: `npm test` builds before vitest runs. DT_E2E_TRACKER_MAIN
+ * points the tests at another build (e.g. of an older commit, to bisect).
+ */
+export const TRACKER_MAIN = process.env["DT_E2E_TRACKER_MAIN"] ?? fileURLToPath(new URL("../../../dist/main.js", import.meta.url))
 
 /** One JSON log line of the tracker (Effect's Logger.json). */
 export interface LogLine {
