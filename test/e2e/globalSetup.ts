@@ -62,7 +62,13 @@ export default async function setup(project: TestProject) {
   }
 
   try {
-    const cluster = await up({ stateDir: clusterDir, nodes: 2, log: (m) => log(`cluster: ${m}`) })
+    const cluster = await up({
+      stateDir: clusterDir,
+      nodes: 2,
+      log: (m) => log(`cluster: ${m}`),
+      // Should vitest die without running the teardown, the control plane goes too.
+      stopWhenProcessExits: process.pid
+    })
     await kubectl(["apply", "-f", "-"], { stateDir: clusterDir, input: rbacDocuments(readFileSync(MANIFEST, "utf8")) })
     const trackerKubeconfig = await serviceAccountKubeconfig({
       stateDir: clusterDir,
