@@ -92,6 +92,10 @@ describe("Deployment", () => {
     await apply(web(ns, { replicas: 3 }))
     const expected = await runningDigests(ns, "web", "app=web", { count: 3 })
     const landed = await recordsLand(s, expected, "deployed")
+    // Every pod's event fully handled (a second worker may still be posting a duplicate).
+    await eventually("the three CREATED events handled", async () => {
+      expect(await tracker.metric("deptracker_events_processed_ok", { event_type: "CREATED" })).toBe(3)
+    })
     const requestsBefore = (await s.github.requests()).length
     const podsBefore = new Set((await pods(ns, "app=web")).map((p) => p.metadata.name))
 
@@ -106,16 +110,17 @@ describe("Deployment", () => {
 
     // The tracker's own word that it handled both deletes, then the check
     // that it posted nothing for them.
-    await eventually("the tracker to handle both pod deletes", () => {
+    await eventually("the tracker to handle both pod deletes", async () => {
       const handled = new Set(
         tracker.logsWith("Workload still exists; pod delete is not a decommission").map((l) => l.annotations["pod"])
       )
       expect([...handled].sort()).toEqual(removed.sort())
+      expect(await tracker.metric("deptracker_events_processed_ok", { event_type: "DELETED" })).toBe(2)
     })
     expect(await s.github.requests()).toHaveLength(requestsBefore)
     const after = await s.recordsIn(ns)
-    expect(after.map((r) => [r.deployment_name, r.status, r.digest, r.update_count])).toEqual(
-      landed.map((r) => [r.deployment_name, "deployed", r.digest, r.update_count])
+    expect(after.map((r) => [r.deployment_name, r.status, r.digest])).toEqual(
+      landed.map((r) => [r.deployment_name, "deployed", r.digest])
     )
     await s.expectNoViolations()
   })

@@ -176,12 +176,15 @@ export class TrackerProcess {
     }, { deadlineMs })
   }
 
-  /** One sample of a metric from /metrics (the sum over its label sets). */
-  async metric(name: string): Promise<number> {
+  /** A metric from /metrics: the sum of its samples, or of those with these labels. */
+  async metric(name: string, labels: Readonly<Record<string, string>> = {}): Promise<number> {
     const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text()
+    const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`)
     let sum = 0
     for (const line of text.split("\n")) {
-      if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(" ") + 1))
+      if (!line.startsWith(`${name} `) && !line.startsWith(`${name}{`)) continue
+      const labelText = line.startsWith(`${name}{`) ? line.slice(name.length + 1, line.indexOf("}")) : ""
+      if (wanted.every((w) => labelText.split(",").includes(w))) sum += Number(line.slice(line.lastIndexOf(" ") + 1))
     }
     return sum
   }
