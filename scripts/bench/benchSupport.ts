@@ -7,7 +7,7 @@ import { DEFAULT_TEMPLATE } from "../../src/record/deploymentName.ts"
 /** Starts the zero-latency GitHub stand-in in its own process. */
 export const startZeroLatencyServer = async (): Promise<{ url: string; child: ChildProcess }> => {
   const child = spawn(process.execPath, [new URL("./zeroLatencyServer.ts", import.meta.url).pathname], {
-    stdio: ["ignore", "pipe", "inherit"]
+    stdio: ["pipe", "pipe", "inherit"]
   })
   const [line] = (await once(child.stdout!, "data")) as [Buffer]
   return { url: `http://127.0.0.1:${line.toString().trim()}`, child }

@@ -1,7 +1,7 @@
 // Watch decoding and event derivation throughput: a recorded NDJSON pod
 // watch stream (realistic 7.8 KB pods) through the real reflector (bytes ->
 // lines -> JSON -> slim pod -> store -> delta) and the event rules.
-// Prints one JSON result line on stdout.
+// Writes one JSON result line to $BENCH_RESULT (or stderr).
 import { createReadStream, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs"
 import { Effect, Layer, Stream } from "effect"
 import { eventForChange } from "../../src/controller/eventRules.ts"
@@ -79,4 +79,6 @@ const program = Effect.gen(function*() {
 
 const result = await Effect.runPromise(program.pipe(Effect.provide(fakeApi)))
 if (result.createdEvents !== PODS) throw new Error(`expected ${PODS} CREATED events, got ${result.createdEvents}`)
-process.stdout.write(`${JSON.stringify(result)}\n`)
+const out = `${JSON.stringify(result)}\n`
+if (process.env["BENCH_RESULT"] !== undefined) writeFileSync(process.env["BENCH_RESULT"], out)
+else process.stderr.write(out)

@@ -33,3 +33,6 @@ server.listen(0, "127.0.0.1", () => {
   process.stdout.write(`${(server.address() as AddressInfo).port}\n`)
 })
 process.on("SIGTERM", () => server.close(() => process.exit(0)))
+// The benchmark holds our stdin open; when it exits (even by crashing) we go too.
+process.stdin.on("end", () => process.exit(0))
+process.stdin.resume()

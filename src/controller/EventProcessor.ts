@@ -6,6 +6,7 @@ import type { DeploymentRecord, RecordStatus } from "../record/DeploymentRecord.
 import { buildRecords } from "../record/buildRecords.ts"
 import { WorkloadResolver } from "../workload/Workload.ts"
 import { makeExpiringSet } from "./ExpiringSet.ts"
+import { makeKeyedMutex } from "./KeyedMutex.ts"
 import type { PodEvent } from "./PodEvent.ts"
 
 /** What became of one event: `retry` hands it back to the work queue. */
@@ -14,6 +15,9 @@ export type EventOutcome = "done" | "retry"
 /** The original's cache lifetimes. */
 export const SEEN_RECORD_LIFETIME = "2 minutes"
 export const UNKNOWN_ARTIFACT_LIFETIME = "1 hour"
+
+/** How many of one pod's records may be posted at once. */
+const RECORDS_IN_FLIGHT_PER_EVENT = 4
 
 const seenKey = (status: RecordStatus, record: DeploymentRecord) => `${status}||${record.deployment_name}||${record.digest}`
 
@@ -32,6 +36,9 @@ export class EventProcessor extends Effect.Service<EventProcessor>()("deployment
     const client = yield* DeploymentRecordClient
     const seen = yield* makeExpiringSet(SEEN_RECORD_LIFETIME)
     const unknownArtifacts = yield* makeExpiringSet(UNKNOWN_ARTIFACT_LIFETIME)
+    // Pods of one workload share deployment_names: only one post per name
+    // is in flight, and the next one sees the first in the seen cache.
+    const deploymentNames = yield* makeKeyedMutex
 
     /** Posts one record; true when the event should be retried for it. */
     const postRecord = (record: DeploymentRecord) =>
@@ -80,7 +87,7 @@ export class EventProcessor extends Effect.Service<EventProcessor>()("deployment
             status: record.status
           })
         )
-      })
+      }).pipe(deploymentNames.withKey(record.deployment_name))
 
     const process = (event: PodEvent): Effect.Effect<EventOutcome> =>
       Effect.gen(function*() {
@@ -105,7 +112,7 @@ export class EventProcessor extends Effect.Service<EventProcessor>()("deployment
           physicalEnvironment: config.physicalEnvironment,
           cluster: config.cluster
         })
-        let retry = false
+        const ready: Array<DeploymentRecord> = []
         for (const outcome of outcomes) {
           switch (outcome._tag) {
             case "NoDigest":
@@ -123,9 +130,13 @@ export class EventProcessor extends Effect.Service<EventProcessor>()("deployment
               for (const note of outcome.adjustments) {
                 yield* Effect.logInfo("Record adjusted to fit the API").pipe(Effect.annotateLogs({ adjustment: note }))
               }
-              if (yield* postRecord(outcome.record)) retry = true
+              ready.push(outcome.record)
           }
         }
+        // A pod's records have different deployment_names, so they can be
+        // in flight together; the client bounds concurrency overall.
+        const retries = yield* Effect.forEach(ready, postRecord, { concurrency: RECORDS_IN_FLIGHT_PER_EVENT })
+        const retry = retries.some((r) => r)
         return retry ? "retry" as const : "done" as const
       }).pipe(
         Effect.catchTag("KubeApiError", (e) =>

@@ -29,6 +29,13 @@ export const softFailureRetry = Schedule.exponential("100 millis").pipe(
  */
 export const RATE_LIMIT_ROUNDS = 5
 
+/**
+ * Requests in flight at once, whatever the number of workers: GitHub
+ * counts concurrent requests towards its secondary limit and recommends
+ * going easy (Octokit's default is 10).
+ */
+export const MAX_CONCURRENT_REQUESTS = 10
+
 export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClient>()(
   "deployment-tracker/DeploymentRecordClient",
   {
@@ -39,6 +46,7 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
       const auth = yield* GitHubAuth
       const http = yield* HttpClient.HttpClient
       const throttle = yield* makeThrottle(config.apiRatePerSecond, config.apiBurst)
+      const inFlight = yield* Effect.makeSemaphore(MAX_CONCURRENT_REQUESTS)
       const url = `${config.baseUrl}/orgs/${encodeURIComponent(config.org)}/artifacts/metadata/deployment-record`
 
       const send = (record: DeploymentRecord) =>
@@ -79,19 +87,18 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
           return yield* Effect.fail(classifyFailure({ ...outcome, receivedAt: yield* Clock.currentTimeMillis }))
         })
 
-      // One attempt: wait for the shared gate and a throttle token, send,
-      // and record what the answer means for everyone.
+      // One attempt: a throttle token, a concurrency permit, the shared
+      // rate-limit gate, then the request; what the answer means is counted.
       const attempt = (record: DeploymentRecord) =>
-        gate.wait.pipe(
-          Effect.zipRight(throttle(send(record))),
+        // The gate comes last, right before sending: a request that waited
+        // for a token or a permit must still not go out during a limit.
+        throttle(inFlight.withPermits(1)(gate.guard(send(record), (e) => e._tag === "RateLimited" ? e.wait : undefined))).pipe(
           Effect.tapErrorTag("RateLimited", (e) =>
-            Effect.gen(function*() {
-              metrics.postRateLimited.inc()
-              yield* gate.closeFor(e.wait)
-              yield* Effect.logWarning("GitHub rate limit reached; all requests wait").pipe(
-                Effect.annotateLogs({ status: e.status, wait: Duration.format(e.wait), message: e.message })
-              )
-            })
+            Effect.sync(() => metrics.postRateLimited.inc()).pipe(
+              Effect.zipRight(Effect.logWarning("GitHub rate limit reached; all requests wait").pipe(
+                Effect.annotateLogs({ status: e.status, wait: Duration.format(e.wait), reason: e.message })
+              ))
+            )
           ),
           Effect.tapErrorTag("SoftFailure", (e) =>
             Effect.sync(() => metrics.postSoftFail.inc()).pipe(

@@ -145,6 +145,24 @@ describe("Controller", () => {
       expect(github.requests).toHaveLength(30)
     }))
 
+  it.scopedLive("replicas of one workload post each deployment_name once, never twice at the same time", () =>
+    Effect.gen(function*() {
+      const replicas = Array.from({ length: 6 }, (_, i) =>
+        podJson(`app-1-r${i}`, { owner: { kind: "ReplicaSet", name: "app-1" } }))
+      const { github, context, scope } = yield* startController(
+        { lists: [{ items: replicas, rv: "10" }], watches: [] },
+        [],
+        { workers: 4 }
+      )
+      yield* eventually(Effect.gen(function*() {
+        const metrics = yield* Metrics.pipe(Effect.provide(context))
+        const text = yield* metrics.render
+        yield* expectTrue(text.includes('deptracker_events_processed_ok{event_type="CREATED"} 6'), "6 events")
+      }))
+      expect(posted(github.requests)).toEqual(["deployed default/app/app aaa"])
+      yield* Scope.close(scope, Exit.void)
+    }))
+
   it.scopedLive("readiness turns on once the pod cache has synced", () =>
     Effect.gen(function*() {
       const { context, scope } = yield* startController({ lists: [{ items: [], rv: "1" }], watches: [] })
