@@ -16,6 +16,8 @@ export interface ImposedLimit {
   readonly secondary: boolean
   /** Epoch ms before which the client must not send. */
   readonly untilMs: number
+  /** High-resolution epoch ms at which the limit was imposed (its response decided). */
+  readonly sinceMs?: number
   /** Whether the limiting response carried Retry-After / x-ratelimit-reset. */
   readonly retryAfter: boolean
   readonly resetEpochSeconds: number | undefined
@@ -54,8 +56,18 @@ export class RateLimits {
 
   impose(limit: ImposedLimit, nowMs: number): void {
     if (this.#imposed === undefined || limit.untilMs > this.#imposed.untilMs || nowMs >= this.#imposed.untilMs) {
-      this.#imposed = limit
+      this.#imposed = { ...limit, sinceMs: preciseNow() }
     }
+  }
+
+  /**
+   * Whether a request that arrived at `arrivedMs` (high resolution) was
+   * already on its way when the limit was imposed: a concurrent request the
+   * client sent before it could know. It is still answered with the limit,
+   * but it is not a violation; anything that arrives later is.
+   */
+  wasInFlight(limit: ImposedLimit, arrivedMs: number): boolean {
+    return limit.sinceMs !== undefined && arrivedMs < limit.sinceMs
   }
 
   /** The x-ratelimit-* headers every API response carries. */
@@ -107,3 +119,6 @@ export function rateLimitMessage(limit: { readonly secondary: boolean }): { mess
         documentation_url: "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api"
       }
 }
+
+/** Epoch milliseconds with sub-millisecond resolution. */
+export const preciseNow = (): number => performance.timeOrigin + performance.now()

@@ -9,7 +9,7 @@ import { Credentials, redactAuthorization, type AppOptions } from "./auth.ts"
 import { describeFault, FaultSet, parseFaultSpecs, type FaultSpec } from "./faults.ts"
 import { jobView, JobRunner, type Job } from "./jobs.ts"
 import { loadOperations, type Operation, type Problem, type RouteName } from "./openapi.ts"
-import { rateLimitMessage, RateLimits, type ImposedLimit } from "./ratelimit.ts"
+import { preciseNow, rateLimitMessage, RateLimits, type ImposedLimit } from "./ratelimit.ts"
 import { applyJob, githubError, handleRoute, invalidRequest, matchRoute, type RouteState } from "./routes.ts"
 import { Attestations, RecordStore, type StoredRecord } from "./store.ts"
 
@@ -183,6 +183,10 @@ export async function startGitHubSimulator(options: SimulatorOptions = {}): Prom
     log({ event: "violation", ...violation })
   }
 
+  // When each request arrived, to tell requests already in flight when a
+  // limit was imposed from ones sent after it.
+  const arrivals = new WeakMap<IncomingMessage, number>()
+
   async function processApi(
     req: IncomingMessage,
     entry: RequestEntry,
@@ -230,9 +234,11 @@ export async function startGitHubSimulator(options: SimulatorOptions = {}): Prom
     // Rate limits: a request inside an advertised wait is the client's fault.
     const limit = rateLimits.activeLimit(nowMs)
     if (limit !== undefined) {
-      violate("rate-limit", `request before rate-limit reset (${limit.untilMs - nowMs} ms early)`, at, {
-        until: new Date(limit.untilMs).toISOString()
-      })
+      if (!rateLimits.wasInFlight(limit, arrivals.get(req) ?? Number.POSITIVE_INFINITY)) {
+        violate("rate-limit", `request before rate-limit reset (${limit.untilMs - nowMs} ms early)`, at, {
+          until: new Date(limit.untilMs).toISOString()
+        })
+      }
       return reply(limit.status, { ...rateLimitMessage(limit), status: String(limit.status) }, rateLimits.limitedHeaders(limit, nowMs))
     }
     if (!rateLimits.consume(nowMs)) {
@@ -448,6 +454,7 @@ export async function startGitHubSimulator(options: SimulatorOptions = {}): Prom
   }
 
   const server = createServer((req, res) => {
+    arrivals.set(req, preciseNow())
     readBody(req)
       .then((text) => {
         const pathname = new URL(req.url ?? "/", "http://simulator").pathname

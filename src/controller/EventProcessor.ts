@@ -16,9 +16,6 @@ export type EventOutcome = "done" | "retry"
 export const SEEN_RECORD_LIFETIME = "2 minutes"
 export const UNKNOWN_ARTIFACT_LIFETIME = "1 hour"
 
-/** How many of one pod's records may be posted at once. */
-const RECORDS_IN_FLIGHT_PER_EVENT = 4
-
 const seenKey = (status: RecordStatus, record: DeploymentRecord) => `${status}||${record.deployment_name}||${record.digest}`
 
 /**
@@ -133,9 +130,7 @@ export class EventProcessor extends Effect.Service<EventProcessor>()("deployment
               ready.push(outcome.record)
           }
         }
-        // A pod's records have different deployment_names, so they can be
-        // in flight together; the client bounds concurrency overall.
-        const retries = yield* Effect.forEach(ready, postRecord, { concurrency: RECORDS_IN_FLIGHT_PER_EVENT })
+        const retries = yield* Effect.forEach(ready, postRecord)
         const retry = retries.some((r) => r)
         return retry ? "retry" as const : "done" as const
       }).pipe(

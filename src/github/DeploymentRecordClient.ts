@@ -30,11 +30,12 @@ export const softFailureRetry = Schedule.exponential("100 millis").pipe(
 export const RATE_LIMIT_ROUNDS = 5
 
 /**
- * Requests in flight at once, whatever the number of workers: GitHub
- * counts concurrent requests towards its secondary limit and recommends
- * going easy (Octokit's default is 10).
+ * Requests in flight at once, whatever the number of workers: one. GitHub
+ * asks integrations to send requests serially, and only then does a rate
+ * limit stop everything at once: with concurrent requests, those already on
+ * the wire when a 403/429 arrives land inside the limit.
  */
-export const MAX_CONCURRENT_REQUESTS = 10
+export const MAX_CONCURRENT_REQUESTS = 1
 
 export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClient>()(
   "deployment-tracker/DeploymentRecordClient",

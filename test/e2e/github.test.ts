@@ -71,16 +71,11 @@ describe("GitHub failures", () => {
     expect((await s.github.violations()).filter((v) => v.kind !== "rate-limit")).toEqual([])
   })
 
-  // BUG (controller): requests reach GitHub during an advertised rate-limit
-  // wait. (1) Requests already in flight when the 429 arrives (two workers,
-  // and several records of one pod posted at once) land after the limit was
-  // imposed. (2) When the wait ends, every waiter at the RateLimitGate is
-  // released at the same instant, so a second limit (the 403 here) is
-  // answered while the others are already on the wire: a thundering herd.
-  // Fix in src/github: send serially (GitHub's advice), or after a limit let
-  // one request through and release the rest only once it succeeded.
-  // Remove `.fails` once fixed.
-  it.fails("rate limits: nothing is sent before the advertised reset (no 'request before rate-limit reset' violation)", async () => {
+  // Strict: the simulator reports any request that reaches it after a limit
+  // was imposed and before the reset (requests already on the wire when the
+  // limit was imposed excepted). The tracker sends one request at a time
+  // and, after the reset, lets one probe through before the others.
+  it("rate limits: nothing is sent before the advertised reset (no 'request before rate-limit reset' violation)", async () => {
     const s = await rateLimited("ratelimitearly", true)
     await s.expectNoViolations()
   })

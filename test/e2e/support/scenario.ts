@@ -82,7 +82,7 @@ export const useScenario = (
     },
     recordsIn: async (namespace) => (await github.records()).filter((r) => r.deployment_name.startsWith(`${namespace}/`)),
     expectNoViolations: async () => {
-      expect(await github.violations()).toEqual([])
+      expect(await github.violations(), JSON.stringify(await github.violations(), null, 1).slice(0, 3000)).toEqual([])
     }
   }
 }
