@@ -5,13 +5,14 @@
 // (enqueue-to-response latency when the pipeline keeps up).
 import { writeFileSync } from "node:fs"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Effect, Exit, Layer, Logger, LogLevel, Option, Scope, Stream } from "effect"
+import { Effect, Exit, Layer, Option, Scope, Stream } from "effect"
 import { ControllerLive } from "../../src/controller/Controller.ts"
 import { EventProcessor } from "../../src/controller/EventProcessor.ts"
 import { DeploymentRecordClient } from "../../src/github/DeploymentRecordClient.ts"
 import { GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
 import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
 import { KubeApi } from "../../src/kube/KubeApi.ts"
+import { loggingLayer } from "../../src/observability/Logging.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { Readiness } from "../../src/observability/Readiness.ts"
 import { renderDeploymentName, DEFAULT_TEMPLATE } from "../../src/record/deploymentName.ts"
@@ -120,8 +121,9 @@ const program = Effect.gen(function*() {
   }
 })
 
+// The product's own logging at INFO: one line per posted record, as in production.
 const result = await Effect.runPromise(program.pipe(
-  Effect.provide(Layer.merge(Logger.json, Logger.minimumLogLevel(process.env["BENCH_LOG_LEVEL"] === "WARN" ? LogLevel.Warning : LogLevel.Info)))
+  Effect.provide(loggingLayer(process.env["BENCH_LOG_LEVEL"] === "WARN" ? "WARN" : "INFO"))
 ))
 const out = `${JSON.stringify(result)}\n`
 if (process.env["BENCH_RESULT"] !== undefined) writeFileSync(process.env["BENCH_RESULT"], out)

@@ -6,13 +6,14 @@
 // Run with --expose-gc.
 import { writeFileSync } from "node:fs"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Effect, Exit, Layer, Logger, LogLevel, Scope, Stream } from "effect"
+import { Effect, Exit, Layer, Scope, Stream } from "effect"
 import { ControllerLive } from "../../src/controller/Controller.ts"
 import { EventProcessor } from "../../src/controller/EventProcessor.ts"
 import { DeploymentRecordClient } from "../../src/github/DeploymentRecordClient.ts"
 import { GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
 import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
 import { KubeApi } from "../../src/kube/KubeApi.ts"
+import { loggingLayer } from "../../src/observability/Logging.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { Readiness } from "../../src/observability/Readiness.ts"
 import { OwnerReferenceResolverLive } from "../../src/workload/OwnerReferenceResolver.ts"
@@ -94,9 +95,7 @@ const program = Effect.gen(function*() {
   }
 })
 
-const result = await Effect.runPromise(program.pipe(
-  Effect.provide(Layer.merge(Logger.json, Logger.minimumLogLevel(LogLevel.Info)))
-))
+const result = await Effect.runPromise(program.pipe(Effect.provide(loggingLayer("INFO"))))
 const out = `${JSON.stringify(result)}\n`
 if (process.env["BENCH_RESULT"] !== undefined) writeFileSync(process.env["BENCH_RESULT"], out)
 else process.stderr.write(out)

@@ -152,17 +152,17 @@ const startTracker = async (kubeconfig: string, githubUrl: string): Promise<void
     const lines = (partial + chunk).split("\n")
     partial = lines.pop() ?? ""
     for (const line of lines) {
-      let entry: { message?: unknown; logLevel?: unknown; annotations?: Record<string, unknown> }
+      let entry: Record<string, unknown>
       try {
         entry = JSON.parse(line) as typeof entry
       } catch {
         continue
       }
-      if (entry.message === "Pod cache synced; controller running") ready()
+      if (entry["msg"] === "Pod cache synced; controller running") ready()
       // Warnings and errors are worth seeing; the rest is in the log file.
-      if (entry.logLevel === "WARN" || entry.logLevel === "ERROR") {
-        const detail = entry.annotations?.["deployment_name"] ?? entry.annotations?.["error"] ?? ""
-        say(paint("31", `tracker ${String(entry.logLevel)}: ${String(entry.message)} ${String(detail)}`))
+      if (entry["level"] === "WARN" || entry["level"] === "ERROR") {
+        const detail = entry["deployment_name"] ?? entry["error"] ?? ""
+        say(paint("31", `tracker ${String(entry["level"])}: ${String(entry["msg"])} ${String(detail)}`))
       }
     }
   })

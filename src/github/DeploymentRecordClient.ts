@@ -1,4 +1,6 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Agent } from "@effect/platform-node/Undici"
 import { Clock, Duration, Effect, RateLimiter, Redacted, Schedule, type Scope } from "effect"
 import { Config } from "../config/Config.ts"
 import { Metrics } from "../observability/Metrics.ts"
@@ -45,7 +47,7 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
       const metrics = yield* Metrics
       const gate = yield* RateLimitGate
       const auth = yield* GitHubAuth
-      const http = yield* HttpClient.HttpClient
+      const http = yield* makeGitHubHttpClient(config.apiRequestTimeout)
       const throttle = yield* makeThrottle(config.apiRatePerSecond, config.apiBurst)
       const inFlight = yield* Effect.makeSemaphore(MAX_CONCURRENT_REQUESTS)
       const url = `${config.baseUrl}/orgs/${encodeURIComponent(config.org)}/artifacts/metadata/deployment-record`
@@ -71,10 +73,6 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
                 Effect.map((body) => ({ status: response.status, headers: response.headers, body }))
               )
             ),
-            Effect.timeoutFail({
-              duration: config.apiRequestTimeout,
-              onTimeout: () => new SoftFailure({ reason: `no response within ${Duration.format(config.apiRequestTimeout)}` })
-            }),
             Effect.catchTags({
               RequestError: (e) => Effect.fail(new SoftFailure({ reason: `request failed: ${e.message}` })),
               ResponseError: (e) => Effect.fail(new SoftFailure({ reason: `reading response failed: ${e.message}` }))
@@ -141,6 +139,32 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
     })
   }
 ) {}
+
+/**
+ * The HTTP client for GitHub, with its own undici Agent. The request timeout
+ * is enforced by undici (connect, headers and body timeouts), far cheaper
+ * than a timer fiber per request; the platform client asks undici for no
+ * timeouts, so an interceptor puts ours back on every request. A timeout
+ * surfaces as a RequestError, i.e. a soft failure. No trace headers go to
+ * GitHub and there is no generic client span: each attempt is traced by our
+ * own span, with what matters here.
+ */
+const makeGitHubHttpClient = (timeout: Duration.Duration) =>
+  Effect.acquireRelease(
+    Effect.sync(() => new Agent({ connect: { timeout: Duration.toMillis(timeout) } })),
+    (agent) => Effect.promise(() => agent.close())
+  ).pipe(
+    Effect.map((agent) => {
+      const millis = Duration.toMillis(timeout)
+      const withTimeouts = agent.compose((dispatch) => (options, handler) =>
+        dispatch({ ...options, headersTimeout: millis, bodyTimeout: millis }, handler)
+      )
+      return NodeHttpClient.makeUndici(withTimeouts).pipe(
+        HttpClient.withTracerPropagation(false),
+        HttpClient.withTracerDisabledWhen(() => true)
+      )
+    })
+  )
 
 /**
  * The outgoing budget: a token bucket of `burst` tokens refilled at `rate`

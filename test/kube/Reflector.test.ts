@@ -135,15 +135,23 @@ describe("Reflector", () => {
         return yield* reflector.deltas.pipe(Stream.take(2), Stream.runCollect)
       }).pipe(Effect.provide(kube.layer), Effect.fork)
 
-      // First reconnect: 0.8 s with jitter 0.8-1.2x, so not before 640 ms.
-      yield* TestClock.adjust(Duration.millis(600))
-      expect(kube.calls.filter((c) => c.kind === "watch")).toHaveLength(1)
-      yield* TestClock.adjust(Duration.millis(400))
-      expect(kube.calls.filter((c) => c.kind === "watch")).toHaveLength(2)
-      // Second: 1.6 s (x0.8-1.2): not within the next 1.2 s.
-      yield* TestClock.adjust(Duration.millis(1200))
-      expect(kube.calls.filter((c) => c.kind === "watch")).toHaveLength(2)
-      yield* TestClock.adjust(Duration.millis(800))
+      // Step the clock and note when each watch attempt happens.
+      const watchTimes: Array<number> = []
+      let seen = 1
+      for (let now = 0; now <= 4000; now += 10) {
+        yield* TestClock.adjust(Duration.millis(10))
+        const watches = kube.calls.filter((c) => c.kind === "watch").length
+        if (watches > seen) {
+          watchTimes.push(now + 10)
+          seen = watches
+        }
+      }
+      // 0.8 s then 1.6 s, each with 0.8-1.2x jitter.
+      const [first, second] = watchTimes
+      expect(first).toBeGreaterThanOrEqual(640)
+      expect(first).toBeLessThanOrEqual(970)
+      expect(second! - first!).toBeGreaterThanOrEqual(1270)
+      expect(second! - first!).toBeLessThanOrEqual(1930)
       const deltas = yield* Fiber.join(fiber)
       expect(Chunk.toArray(deltas).map(describeDelta)).toEqual(["synced", "upsert a@11 (new)"])
       expect(kube.calls.map((c) => [c.kind, c.query.resourceVersion])).toEqual([

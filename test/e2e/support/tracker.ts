@@ -12,7 +12,7 @@ import { eventually, GiveUp } from "./eventually.ts"
  */
 export const TRACKER_MAIN = process.env["DT_E2E_TRACKER_MAIN"] ?? fileURLToPath(new URL("../../../dist/main.js", import.meta.url))
 
-/** One JSON log line of the tracker (Effect's Logger.json). */
+/** One JSON log line of the tracker: `{time, level, msg, ...fields}`, read into this shape. */
 export interface LogLine {
   readonly message: unknown
   readonly logLevel: string
@@ -146,7 +146,8 @@ export class TrackerProcess {
     for (const line of this.raw) {
       if (!line.startsWith("{")) continue
       try {
-        parsed.push(JSON.parse(line) as LogLine)
+        const { level, msg, time, ...fields } = JSON.parse(line) as Record<string, unknown>
+        parsed.push({ message: msg, logLevel: String(level), timestamp: String(time), annotations: fields })
       } catch {
         // a line cut by a kill
       }
