@@ -1,4 +1,5 @@
-import { NodeFileSystem, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Either, Layer } from "effect"
 import { Config, type ControllerConfig } from "./config/Config.ts"
 import { helpText } from "./config/help.ts"
@@ -45,7 +46,6 @@ const app = (config: ControllerConfig, kube: Parameters<typeof KubeApiLive>[0]) 
     Metrics.Default,
     Readiness.Default,
     RateLimitGate.Default,
-    NodeHttpClient.layerUndici,
     KubeApiLive(kube)
   )
   const services = Layer.mergeAll(GitHubAuthLive, OwnerReferenceResolverLive)
