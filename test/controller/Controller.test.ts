@@ -1,6 +1,6 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Layer, Scope } from "effect"
+import { Duration, Effect, Exit, Fiber, Layer, Scope, TestClock } from "effect"
 import type { ControllerConfig } from "../../src/config/Config.ts"
 import { ControllerLive } from "../../src/controller/Controller.ts"
 import { EventProcessor } from "../../src/controller/EventProcessor.ts"
@@ -9,6 +9,7 @@ import { GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
 import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { Readiness } from "../../src/observability/Readiness.ts"
+import { KubeApiError } from "../../src/kube/KubeApi.ts"
 import { OwnerReferenceResolverLive } from "../../src/workload/OwnerReferenceResolver.ts"
 import { eventually, expectTrue } from "../support/eventually.ts"
 import { fakeGitHub, type ScriptedResponse } from "../support/fakeGitHub.ts"
@@ -161,6 +162,24 @@ describe("Controller", () => {
       }))
       expect(posted(github.requests)).toEqual(["deployed default/app/app aaa"])
       yield* Scope.close(scope, Exit.void)
+    }))
+
+  it.scoped("a pod cache that cannot sync within 60 s stops the controller with an error that points at RBAC", () =>
+    Effect.gen(function*() {
+      const forbidden = () => new KubeApiError({ status: 403, reason: "Forbidden", message: "pods is forbidden" })
+      const kube = fakeKubeApi({ lists: Array.from({ length: 100 }, forbidden), watches: [] })
+      const app = ControllerLive.pipe(
+        Layer.provide(EventProcessor.Default.pipe(Layer.provide(DeploymentRecordClient.Default))),
+        Layer.provide(Layer.mergeAll(GitHubAuthLive, OwnerReferenceResolverLive)),
+        Layer.provideMerge(Layer.mergeAll(testConfigLayer(), Metrics.Default, Readiness.Default, RateLimitGate.Default, kube.layer))
+      )
+      const building = yield* Effect.fork(Effect.scoped(Layer.build(app)))
+      yield* TestClock.adjust(Duration.seconds(59))
+      expect(building.unsafePoll()).toBeNull()
+      yield* TestClock.adjust(Duration.seconds(1))
+      const exit = yield* Fiber.await(building)
+      expect(exit).toMatchObject({ _tag: "Failure", cause: { error: { _tag: "CacheSyncTimeout" } } })
+      expect(String((exit as { cause: { error: { message: string } } }).cause.error.message)).toMatch(/RBAC/)
     }))
 
   it.scopedLive("readiness turns on once the pod cache has synced", () =>
