@@ -4,10 +4,7 @@ import { Effect, Either, Layer } from "effect"
 import { Config, type ControllerConfig } from "./config/Config.ts"
 import { helpText } from "./config/help.ts"
 import { loadConfig } from "./config/loadConfig.ts"
-import { ControllerLive } from "./controller/Controller.ts"
-import { EventProcessor } from "./controller/EventProcessor.ts"
-import { DeploymentRecordClient } from "./github/DeploymentRecordClient.ts"
-import { GitHubAuthLive } from "./github/GitHubAuth.ts"
+import { ControllerAppLive } from "./controller/ControllerApp.ts"
 import { RateLimitGate } from "./github/RateLimitGate.ts"
 import { KubeApiLive } from "./kube/KubeApi.ts"
 import { loadKubeConfig } from "./kube/loadKubeConfig.ts"
@@ -15,7 +12,6 @@ import { HttpEndpointsLive } from "./observability/HttpEndpoints.ts"
 import { loggingLayer } from "./observability/Logging.ts"
 import { Metrics } from "./observability/Metrics.ts"
 import { Readiness } from "./observability/Readiness.ts"
-import { OwnerReferenceResolverLive } from "./workload/OwnerReferenceResolver.ts"
 
 // The program's outer edge: the only place that reads process.argv/env,
 // prints outside the logger and chooses exit codes.
@@ -48,16 +44,9 @@ const app = (config: ControllerConfig, kube: Parameters<typeof KubeApiLive>[0]) 
     RateLimitGate.Default,
     KubeApiLive(kube)
   )
-  const services = Layer.mergeAll(GitHubAuthLive, OwnerReferenceResolverLive)
-  const processing = EventProcessor.Default.pipe(Layer.provide(DeploymentRecordClient.Default))
   // The endpoints come up first and go down last; the controller's own
   // finalizer (stop watch, drain, stop workers) runs before them.
-  return ControllerLive.pipe(
-    Layer.provide(HttpEndpointsLive),
-    Layer.provide(processing),
-    Layer.provide(services),
-    Layer.provide(base)
-  )
+  return ControllerAppLive.pipe(Layer.provide(HttpEndpointsLive), Layer.provide(base))
 }
 
 const main = Effect.gen(function*() {

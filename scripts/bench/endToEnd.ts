@@ -6,17 +6,13 @@
 import { writeFileSync } from "node:fs"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Exit, Layer, Option, Scope, Stream } from "effect"
-import { ControllerLive } from "../../src/controller/Controller.ts"
-import { EventProcessor } from "../../src/controller/EventProcessor.ts"
-import { DeploymentRecordClient } from "../../src/github/DeploymentRecordClient.ts"
-import { GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
+import { ControllerAppLive } from "../../src/controller/ControllerApp.ts"
 import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
 import { KubeApi } from "../../src/kube/KubeApi.ts"
 import { loggingLayer } from "../../src/observability/Logging.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { Readiness } from "../../src/observability/Readiness.ts"
 import { renderDeploymentName, DEFAULT_TEMPLATE } from "../../src/record/deploymentName.ts"
-import { OwnerReferenceResolverLive } from "../../src/workload/OwnerReferenceResolver.ts"
 import { arrivalCount, arrivalTimes, benchConfig, percentile, startZeroLatencyServer, waitUntil } from "./benchSupport.ts"
 import { makePod, watchLine } from "./podFactory.ts"
 
@@ -75,11 +71,7 @@ const run = (offset: number, pods: number, podsPerSecond: number | undefined) =>
       NodeHttpClient.layerUndici,
       kube
     )
-    const app = ControllerLive.pipe(
-      Layer.provide(EventProcessor.Default.pipe(Layer.provide(DeploymentRecordClient.Default))),
-      Layer.provide(Layer.mergeAll(GitHubAuthLive, OwnerReferenceResolverLive)),
-      Layer.provide(base)
-    )
+    const app = ControllerAppLive.pipe(Layer.provide(base))
     const cpuBefore = process.cpuUsage()
     const scope = yield* Scope.make()
     yield* Layer.buildWithScope(app, scope)

@@ -7,16 +7,12 @@
 import { writeFileSync } from "node:fs"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Exit, Layer, Scope, Stream } from "effect"
-import { ControllerLive } from "../../src/controller/Controller.ts"
-import { EventProcessor } from "../../src/controller/EventProcessor.ts"
-import { DeploymentRecordClient } from "../../src/github/DeploymentRecordClient.ts"
-import { GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
+import { ControllerAppLive } from "../../src/controller/ControllerApp.ts"
 import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
 import { KubeApi } from "../../src/kube/KubeApi.ts"
 import { loggingLayer } from "../../src/observability/Logging.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { Readiness } from "../../src/observability/Readiness.ts"
-import { OwnerReferenceResolverLive } from "../../src/workload/OwnerReferenceResolver.ts"
 import { arrivalCount, benchConfig, startZeroLatencyServer, waitUntil } from "./benchSupport.ts"
 import { makePod } from "./podFactory.ts"
 
@@ -58,11 +54,7 @@ const program = Effect.gen(function*() {
     NodeHttpClient.layerUndici,
     kube
   )
-  const app = ControllerLive.pipe(
-    Layer.provide(EventProcessor.Default.pipe(Layer.provide(DeploymentRecordClient.Default))),
-    Layer.provide(Layer.mergeAll(GitHubAuthLive, OwnerReferenceResolverLive)),
-    Layer.provideMerge(base)
-  )
+  const app = ControllerAppLive.pipe(Layer.provideMerge(base))
   const heapBefore = settledHeap()
   const started = performance.now()
   const scope = yield* Scope.make()

@@ -2,15 +2,11 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Layer, Scope, TestClock } from "effect"
 import type { ControllerConfig } from "../../src/config/Config.ts"
-import { ControllerLive } from "../../src/controller/Controller.ts"
-import { EventProcessor } from "../../src/controller/EventProcessor.ts"
-import { DeploymentRecordClient } from "../../src/github/DeploymentRecordClient.ts"
-import { GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
+import { ControllerAppLive } from "../../src/controller/ControllerApp.ts"
 import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { Readiness } from "../../src/observability/Readiness.ts"
 import { KubeApiError } from "../../src/kube/KubeApi.ts"
-import { OwnerReferenceResolverLive } from "../../src/workload/OwnerReferenceResolver.ts"
 import { eventually, expectTrue } from "../support/eventually.ts"
 import { fakeGitHub, type ScriptedResponse } from "../support/fakeGitHub.ts"
 import { fakeKubeApi, type ListAnswer, podJson, type WatchAnswer, watchLine } from "../support/fakeKube.ts"
@@ -39,11 +35,7 @@ const startController = (
       NodeHttpClient.layerUndici,
       kube.layer
     )
-    const app = ControllerLive.pipe(
-      Layer.provide(EventProcessor.Default.pipe(Layer.provide(DeploymentRecordClient.Default))),
-      Layer.provide(Layer.mergeAll(GitHubAuthLive, OwnerReferenceResolverLive)),
-      Layer.provideMerge(base)
-    )
+    const app = ControllerAppLive.pipe(Layer.provideMerge(base))
     const scope = yield* Scope.make()
     const context = yield* Layer.buildWithScope(app, scope)
     return { github, kube, scope, context }
@@ -168,11 +160,7 @@ describe("Controller", () => {
     Effect.gen(function*() {
       const forbidden = () => new KubeApiError({ status: 403, reason: "Forbidden", message: "pods is forbidden" })
       const kube = fakeKubeApi({ lists: Array.from({ length: 100 }, forbidden), watches: [] })
-      const app = ControllerLive.pipe(
-        Layer.provide(EventProcessor.Default.pipe(Layer.provide(DeploymentRecordClient.Default))),
-        Layer.provide(Layer.mergeAll(GitHubAuthLive, OwnerReferenceResolverLive)),
-        Layer.provideMerge(Layer.mergeAll(testConfigLayer(), Metrics.Default, Readiness.Default, RateLimitGate.Default, kube.layer))
-      )
+      const app = ControllerAppLive.pipe(Layer.provideMerge(Layer.mergeAll(testConfigLayer(), Metrics.Default, Readiness.Default, RateLimitGate.Default, kube.layer)))
       const building = yield* Effect.fork(Effect.scoped(Layer.build(app)))
       yield* TestClock.adjust(Duration.seconds(59))
       expect(building.unsafePoll()).toBeNull()
