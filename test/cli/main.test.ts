@@ -150,23 +150,24 @@ describe("deployment-tracker process", () => {
       github.close()
     })
 
-    it("reports the running pod, logs JSON without secrets, and exits 0 on SIGTERM", async () => {
+    it.each(["SIGTERM", "SIGINT"] as const)("reports the running pod, logs JSON without secrets, and exits 0 on %s", async (signal) => {
+      const before = posts.length
       const githubUrl = `http://127.0.0.1:${(github.address() as AddressInfo).port}`
       const metricsPort = await freePort()
       const result = await run(
         ["-kubeconfig", kubeconfig, "-metrics-port", String(metricsPort)],
         { ...BASE_ENV, BASE_URL: githubUrl },
         async (child, output) => {
-          await waitFor(() => posts.length === 1, "the record to be posted")
+          await waitFor(() => posts.length === before + 1, "the record to be posted")
           await waitFor(() => output().includes("Posted record"), "the log line")
           const scrape = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text())
           expect(scrape).toContain("deptracker_post_record_ok 1")
           expect((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status).toBe(200)
-          child.kill("SIGTERM")
+          child.kill(signal)
         }
       )
       expect(result.code, result.stderr + result.stdout).toBe(0)
-      expect(posts[0]).toMatchObject({ status: "deployed", deployment_name: "default/app/app", return_records: false })
+      expect(posts[before]).toMatchObject({ status: "deployed", deployment_name: "default/app/app", return_records: false })
       const lines = result.stdout.trim().split("\n")
       for (const line of lines) expect(() => JSON.parse(line)).not.toThrow()
       expect(result.stdout).not.toContain("ghp_secret_value_never_logged")
