@@ -2,6 +2,11 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { once } from "node:events"
 import { Duration, Effect, Layer, Option, Redacted } from "effect"
 import { Config, type ControllerConfig } from "../../src/config/Config.ts"
+import { ControllerAppLive } from "../../src/controller/ControllerApp.ts"
+import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
+import type { KubeApi } from "../../src/kube/KubeApi.ts"
+import { Metrics } from "../../src/observability/Metrics.ts"
+import { Readiness } from "../../src/observability/Readiness.ts"
 import { DEFAULT_TEMPLATE } from "../../src/record/deploymentName.ts"
 
 /** Starts the zero-latency GitHub stand-in in its own process. */
@@ -40,6 +45,15 @@ export const benchConfig = (baseUrl: string, overrides: Partial<ControllerConfig
     shutdownDrainTimeout: Duration.seconds(60),
     ...overrides
   } satisfies ControllerConfig)
+
+/**
+ * The controller as main.ts wires it, over a scripted Kubernetes API and
+ * the benchmark settings; the outer services stay visible (provideMerge).
+ */
+export const benchController = (githubUrl: string, kube: Layer.Layer<KubeApi>) =>
+  ControllerAppLive.pipe(
+    Layer.provideMerge(Layer.mergeAll(benchConfig(githubUrl), Metrics.Default, Readiness.Default, RateLimitGate.Default, kube))
+  )
 
 export const percentile = (sorted: ReadonlyArray<number>, p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN

@@ -4,16 +4,11 @@
 // Two runs: as fast as possible (throughput), then paced below that
 // (enqueue-to-response latency when the pipeline keeps up).
 import { writeFileSync } from "node:fs"
-import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Exit, Layer, Option, Scope, Stream } from "effect"
-import { ControllerAppLive } from "../../src/controller/ControllerApp.ts"
-import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
 import { KubeApi } from "../../src/kube/KubeApi.ts"
 import { loggingLayer } from "../../src/observability/Logging.ts"
-import { Metrics } from "../../src/observability/Metrics.ts"
-import { Readiness } from "../../src/observability/Readiness.ts"
 import { renderDeploymentName, DEFAULT_TEMPLATE } from "../../src/record/deploymentName.ts"
-import { arrivalCount, arrivalTimes, benchConfig, percentile, startZeroLatencyServer, waitUntil } from "./benchSupport.ts"
+import { arrivalCount, arrivalTimes, benchController, percentile, startZeroLatencyServer, waitUntil } from "./benchSupport.ts"
 import { makePod, watchLine } from "./podFactory.ts"
 
 const PODS = Number(process.env["BENCH_E2E_PODS"] ?? 4000)
@@ -63,15 +58,7 @@ const run = (offset: number, pods: number, podsPerSecond: number | undefined) =>
           })).pipe(Stream.concat(Stream.never))
     })
 
-    const base = Layer.mergeAll(
-      benchConfig(server.url),
-      Metrics.Default,
-      Readiness.Default,
-      RateLimitGate.Default,
-      NodeHttpClient.layerUndici,
-      kube
-    )
-    const app = ControllerAppLive.pipe(Layer.provide(base))
+    const app = benchController(server.url, kube)
     const cpuBefore = process.cpuUsage()
     const scope = yield* Scope.make()
     yield* Layer.buildWithScope(app, scope)

@@ -5,15 +5,11 @@
 // the heap before the list, divided by the pod count) and the process RSS.
 // Run with --expose-gc.
 import { writeFileSync } from "node:fs"
-import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Exit, Layer, Scope, Stream } from "effect"
-import { ControllerAppLive } from "../../src/controller/ControllerApp.ts"
-import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
 import { KubeApi } from "../../src/kube/KubeApi.ts"
 import { loggingLayer } from "../../src/observability/Logging.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
-import { Readiness } from "../../src/observability/Readiness.ts"
-import { arrivalCount, benchConfig, startZeroLatencyServer, waitUntil } from "./benchSupport.ts"
+import { arrivalCount, benchController, startZeroLatencyServer, waitUntil } from "./benchSupport.ts"
 import { makePod } from "./podFactory.ts"
 
 const PODS = Number(process.env["BENCH_MEMORY_PODS"] ?? 100_000)
@@ -46,15 +42,7 @@ const program = Effect.gen(function*() {
       }),
     stream: () => Stream.never
   })
-  const base = Layer.mergeAll(
-    benchConfig(server.url),
-    Metrics.Default,
-    Readiness.Default,
-    RateLimitGate.Default,
-    NodeHttpClient.layerUndici,
-    kube
-  )
-  const app = ControllerAppLive.pipe(Layer.provideMerge(base))
+  const app = benchController(server.url, kube)
   const heapBefore = settledHeap()
   const started = performance.now()
   const scope = yield* Scope.make()
