@@ -18,7 +18,7 @@ describe("README", () => {
   })
 
   it("lists the same RBAC resources as the manifest's ClusterRole", () => {
-    for (const resource of ["pods", "deployments", "daemonsets", "statefulsets", "jobs"]) {
+    for (const resource of ["pods", "replicasets", "deployments", "daemonsets", "statefulsets", "jobs", "cronjobs", "rollouts"]) {
       expect(manifest).toContain(resource)
       expect(readme).toContain(`\`${resource}\``)
     }

@@ -1,7 +1,7 @@
 import { Layer } from "effect"
 import { DeploymentRecordClient } from "../github/DeploymentRecordClient.ts"
 import { GitHubAuthLive } from "../github/GitHubAuth.ts"
-import { OwnerReferenceResolverLive } from "../workload/OwnerReferenceResolver.ts"
+import { OwnerChainResolverLive } from "../workload/OwnerChainResolver.ts"
 import { ControllerLive } from "./Controller.ts"
 import { EventProcessor } from "./EventProcessor.ts"
 
@@ -12,5 +12,5 @@ import { EventProcessor } from "./EventProcessor.ts"
  */
 export const ControllerAppLive = ControllerLive.pipe(
   Layer.provide(EventProcessor.Default.pipe(Layer.provide(DeploymentRecordClient.Default))),
-  Layer.provide(Layer.mergeAll(GitHubAuthLive, OwnerReferenceResolverLive))
+  Layer.provide(Layer.mergeAll(GitHubAuthLive, OwnerChainResolverLive))
 )
