@@ -9,7 +9,7 @@
 // touched. Needs dist/main.js (`npm run build`; the npm script does it).
 import { type ChildProcess, spawn } from "node:child_process"
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, type WriteStream } from "node:fs"
-import { createServer } from "node:net"
+import { freePorts } from "../cluster/processes.ts"
 import { tmpdir } from "node:os"
 import { join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -35,16 +35,6 @@ const paint = (code: string, text: string) => (useColor ? `\x1b[${code}m${text}\
 const say = (message: string) => process.stdout.write(`${paint("2", "[demo]")} ${message}\n`)
 const time = () => new Date().toISOString().slice(11, 19)
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once("error", reject)
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      probe.close(() => resolve(port))
-    })
-  })
 
 const shortDigest = (digest: string) => {
   const [algorithm, hex] = digest.includes(":") ? digest.split(":", 2) : ["", digest]
@@ -122,7 +112,7 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 
 const startTracker = async (kubeconfig: string, githubUrl: string): Promise<void> => {
   if (!existsSync(TRACKER_MAIN)) throw new Error(`${relative(process.cwd(), TRACKER_MAIN)} is missing: run npm run build first`)
-  const metricsPort = await freePort()
+  const [metricsPort] = await freePorts(1)
   const logFile = join(workDir, "tracker.log")
   const log = createWriteStream(logFile)
   const child = spawn(process.execPath, [TRACKER_MAIN, "-kubeconfig", kubeconfig, "-metrics-port", String(metricsPort)], {

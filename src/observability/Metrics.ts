@@ -17,19 +17,19 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
     const registers = [registry]
 
     const counter = (name: string, help: string) => new Prom.Counter({ name, help, registers })
+    const labelledCounter = <L extends string>(name: string, help: string, label: L) =>
+      new Prom.Counter<L>({ name, help, labelNames: [label], registers })
 
-    const eventsProcessedOk = new Prom.Counter({
-      name: "deptracker_events_processed_ok",
-      help: "The total number of successful events",
-      labelNames: ["event_type"] as const,
-      registers
-    })
-    const eventsProcessedFailed = new Prom.Counter({
-      name: "deptracker_events_processed_failed",
-      help: "The total number of failed events",
-      labelNames: ["event_type"] as const,
-      registers
-    })
+    const eventsProcessedOk = labelledCounter(
+      "deptracker_events_processed_ok",
+      "The total number of successful events",
+      "event_type"
+    )
+    const eventsProcessedFailed = labelledCounter(
+      "deptracker_events_processed_failed",
+      "The total number of failed events",
+      "event_type"
+    )
     const eventsProcessedTimer = new Prom.Histogram({
       name: "deptracker_events_processed_timer",
       help: "The duration (seconds) for processing k8s events",
@@ -41,22 +41,20 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
       help: "The duration (seconds) for posting data to the GitHub API",
       registers
     })
-    const recordsInvalid = new Prom.Counter({
-      name: "deployment_tracker_records_invalid_total",
-      help: "Records not sent because they violate the API's published constraints, by field",
-      labelNames: ["field"] as const,
-      registers
-    })
+    const recordsInvalid = labelledCounter(
+      "deployment_tracker_records_invalid_total",
+      "Records not sent because they violate the API's published constraints, by field",
+      "field"
+    )
     const podsUndecodable = counter(
       "deployment_tracker_watch_objects_invalid_total",
       "Objects from the Kubernetes watch that could not be read as pods (logged and skipped)"
     )
-    const watchRestarts = new Prom.Counter({
-      name: "deployment_tracker_watch_restarts_total",
-      help: "Pod watch restarts, by reason (closed, expired, error)",
-      labelNames: ["reason"] as const,
-      registers
-    })
+    const watchRestarts = labelledCounter(
+      "deployment_tracker_watch_restarts_total",
+      "Pod watch restarts, by reason (closed, expired, error)",
+      "reason"
+    )
     const workQueueDepth = new Prom.Gauge({
       name: "deployment_tracker_workqueue_depth",
       help: "Keys waiting in or being processed from the work queue",

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
+import { freePorts } from "../../scripts/cluster/processes.ts"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -38,15 +39,6 @@ const run = (args: ReadonlyArray<string>, env: Record<string, string>, whileRunn
     child.on("error", reject)
     child.on("exit", (code) => resolve({ code, stdout, stderr }))
     if (whileRunning !== undefined) whileRunning(child, () => stdout).catch(reject)
-  })
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const probe = createServer()
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as AddressInfo
-      probe.close(() => resolve(port))
-    })
   })
 
 /** Polls until `condition` holds or the deadline passes. */
@@ -153,7 +145,7 @@ describe("deployment-tracker process", () => {
     it.each(["SIGTERM", "SIGINT"] as const)("reports the running pod, logs JSON without secrets, and exits 0 on %s", async (signal) => {
       const before = posts.length
       const githubUrl = `http://127.0.0.1:${(github.address() as AddressInfo).port}`
-      const metricsPort = await freePort()
+      const [metricsPort] = await freePorts(1)
       const result = await run(
         ["-kubeconfig", kubeconfig, "-metrics-port", String(metricsPort)],
         { ...BASE_ENV, BASE_URL: githubUrl },

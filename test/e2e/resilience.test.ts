@@ -42,6 +42,15 @@ const finalState = async (s: Scenario, namespace: string, deployed: Expected, de
 
 const merge = (...maps: ReadonlyArray<Expected>): Expected => new Map(maps.flatMap((m) => [...m]))
 
+/** Deploys alpha, beta and gamma at their first digest and waits until their records landed. */
+const deployThree = async (s: Scenario, ns: string, d: (name: string, n: number) => string): Promise<Expected> => {
+  const names = ["alpha", "beta", "gamma"]
+  await apply(...names.map((name) => app(ns, name, d(name, 1))))
+  const before = merge(...(await Promise.all(names.map((name) => rolledOut(ns, name, d(name, 1))))))
+  await recordsLand(s, before, "deployed")
+  return before
+}
+
 describe("resilience", () => {
   it("tracker SIGKILLed mid-rollout and restarted: no record lost or wrong", async () => {
     const s = useScenario("trackerkill")
@@ -49,13 +58,7 @@ describe("resilience", () => {
     const d = (name: string, n: number) => fakeDigest(`${ns}/${name}/${n}`)
     const first = await s.startTracker()
 
-    await apply(app(ns, "alpha", d("alpha", 1)), app(ns, "beta", d("beta", 1)), app(ns, "gamma", d("gamma", 1)))
-    const before = merge(
-      await rolledOut(ns, "alpha", d("alpha", 1)),
-      await rolledOut(ns, "beta", d("beta", 1)),
-      await rolledOut(ns, "gamma", d("gamma", 1))
-    )
-    await recordsLand(s, before, "deployed")
+    await deployThree(s, ns, d)
 
     // Killed the moment a rollout starts: its events may be half handled.
     await newDigest(ns, "alpha", d("alpha", 2))
@@ -116,13 +119,7 @@ describe("resilience", () => {
     const d = (name: string, n: number) => fakeDigest(`${ns}/${name}/${n}`)
     const tracker = await s.startTracker()
 
-    await apply(app(ns, "alpha", d("alpha", 1)), app(ns, "beta", d("beta", 1)), app(ns, "gamma", d("gamma", 1)))
-    const before = merge(
-      await rolledOut(ns, "alpha", d("alpha", 1)),
-      await rolledOut(ns, "beta", d("beta", 1)),
-      await rolledOut(ns, "gamma", d("gamma", 1))
-    )
-    await recordsLand(s, before, "deployed")
+    const before = await deployThree(s, ns, d)
     const restartsBefore = await tracker.metric("deployment_tracker_watch_restarts_total")
 
     // A rollout starts, then the API server dies (SIGKILL) for a few seconds.

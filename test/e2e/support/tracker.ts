@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs"
-import { createServer } from "node:net"
+import { freePorts } from "../../../scripts/cluster/processes.ts"
 import { dirname } from "node:path"
 import { fileURLToPath } from "node:url"
 import { GITHUB_TOKEN } from "./constants.ts"
@@ -38,16 +38,6 @@ export interface Exit {
   readonly signal: NodeJS.Signals | null
 }
 
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once("error", reject)
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      probe.close(() => resolve(port))
-    })
-  })
 
 /**
  * The tracker as an operator runs it: `node dist/main.js` with flags and
@@ -119,7 +109,7 @@ export class TrackerProcess {
 
   /** Starts the tracker and waits until it reports ready (its pod cache synced). */
   static async start(options: TrackerOptions): Promise<TrackerProcess> {
-    const tracker = new TrackerProcess(options, await freePort())
+    const tracker = new TrackerProcess(options, (await freePorts(1))[0]!)
     await tracker.waitReady()
     return tracker
   }
