@@ -4,10 +4,11 @@ import { Duration, Effect, Layer, Option, Redacted } from "effect"
 import { Config, type ControllerConfig } from "../../src/config/Config.ts"
 import { ControllerAppLive } from "../../src/controller/ControllerApp.ts"
 import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
-import type { KubeApi } from "../../src/kube/KubeApi.ts"
+import { type KubeApi, KubeApiError } from "../../src/kube/KubeApi.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { Readiness } from "../../src/observability/Readiness.ts"
 import { DEFAULT_TEMPLATE } from "../../src/record/deploymentName.ts"
+import { ownerObject } from "./podFactory.ts"
 
 /** Starts the zero-latency GitHub stand-in in its own process. */
 export const startZeroLatencyServer = async (): Promise<{ url: string; child: ChildProcess }> => {
@@ -54,6 +55,14 @@ export const benchController = (githubUrl: string, kube: Layer.Layer<KubeApi>) =
   ControllerAppLive.pipe(
     Layer.provideMerge(Layer.mergeAll(benchConfig(githubUrl), Metrics.Default, Readiness.Default, RateLimitGate.Default, kube))
   )
+
+/** A GET of one object in the benchmarks: the pod's owner, or 404. */
+export const getOwnerObject = (path: string) => {
+  const object = ownerObject(path)
+  return object === undefined
+    ? Effect.fail(new KubeApiError({ status: 404, reason: "NotFound", message: `${path} not found` }))
+    : Effect.succeed(object)
+}
 
 export const percentile = (sorted: ReadonlyArray<number>, p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN

@@ -8,7 +8,7 @@ import { Effect, Exit, Layer, Option, Scope, Stream } from "effect"
 import { KubeApi } from "../../src/kube/KubeApi.ts"
 import { loggingLayer } from "../../src/observability/Logging.ts"
 import { renderDeploymentName, DEFAULT_TEMPLATE } from "../../src/record/deploymentName.ts"
-import { arrivalCount, arrivalTimes, benchController, percentile, startZeroLatencyServer, waitUntil } from "./benchSupport.ts"
+import { arrivalCount, arrivalTimes, benchController, getOwnerObject, percentile, startZeroLatencyServer, waitUntil } from "./benchSupport.ts"
 import { makePod, watchLine } from "./podFactory.ts"
 
 const PODS = Number(process.env["BENCH_E2E_PODS"] ?? 4000)
@@ -43,7 +43,10 @@ const run = (offset: number, pods: number, podsPerSecond: number | undefined) =>
 
     const kube = Layer.succeed(KubeApi, {
       server: "bench",
-      getJson: () => Effect.succeed({ kind: "PodList", metadata: { resourceVersion: "1" }, items: [] }),
+      getJson: (path) =>
+        path === "/api/v1/pods"
+          ? Effect.succeed({ kind: "PodList", metadata: { resourceVersion: "1" }, items: [] })
+          : getOwnerObject(path),
       stream: () =>
         Stream.unfoldEffect(0, (i) =>
           i >= pods ? Effect.succeed(Option.none()) : Effect.gen(function*() {

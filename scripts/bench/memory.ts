@@ -9,7 +9,7 @@ import { Effect, Exit, Layer, Scope, Stream } from "effect"
 import { KubeApi } from "../../src/kube/KubeApi.ts"
 import { loggingLayer } from "../../src/observability/Logging.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
-import { arrivalCount, benchController, startZeroLatencyServer, waitUntil } from "./benchSupport.ts"
+import { arrivalCount, benchController, getOwnerObject, startZeroLatencyServer, waitUntil } from "./benchSupport.ts"
 import { makePod } from "./podFactory.ts"
 
 const PODS = Number(process.env["BENCH_MEMORY_PODS"] ?? 100_000)
@@ -29,8 +29,8 @@ const program = Effect.gen(function*() {
   const kube = Layer.succeed(KubeApi, {
     server: "bench",
     // Pages are generated as they are asked for, like a real paginated list.
-    getJson: (_path, query) =>
-      Effect.sync(() => {
+    getJson: (path, query) =>
+      path !== "/api/v1/pods" ? getOwnerObject(path) : Effect.sync(() => {
         listStarted = true
         const from = Number(query["continue"] ?? 0)
         const to = Math.min(PODS, from + PAGE)

@@ -37,3 +37,28 @@ export const makePod = ({ index, phase, podsPerWorkload = 1, resourceVersion }: 
 
 /** One NDJSON watch line. */
 export const watchLine = (type: string, object: unknown) => `${JSON.stringify({ type, object })}\n`
+
+const REPLICA_SET_PATH = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/replicasets\/([^/]+)$/
+
+/**
+ * What the API server would answer for a benchmark pod's owner: its
+ * ReplicaSet (same uid as the pod's owner reference), owned by the
+ * Deployment of the same name without the hash. Undefined for other paths.
+ */
+export const ownerObject = (path: string): Record<string, unknown> | undefined => {
+  const match = REPLICA_SET_PATH.exec(path)
+  if (match === null) return undefined
+  const [, namespace, name] = match as unknown as [string, string, string]
+  return {
+    apiVersion: "apps/v1",
+    kind: "ReplicaSet",
+    metadata: {
+      name,
+      namespace,
+      uid: fixture.metadata.ownerReferences[0].uid,
+      ownerReferences: [
+        { apiVersion: "apps/v1", kind: "Deployment", name: name.replace(/-[^-]+$/, ""), uid: "deployment-uid", controller: true }
+      ]
+    }
+  }
+}
