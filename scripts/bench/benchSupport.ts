@@ -44,6 +44,9 @@ export const benchConfig = (baseUrl: string, overrides: Partial<ControllerConfig
     apiBurst: 20,
     apiRequestTimeout: Duration.seconds(30),
     shutdownDrainTimeout: Duration.seconds(60),
+    dryRun: false,
+    leaderElection: Option.none(),
+    tracing: Option.none(),
     ...overrides
   } satisfies ControllerConfig)
 

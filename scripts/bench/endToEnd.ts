@@ -5,7 +5,7 @@
 // (enqueue-to-response latency when the pipeline keeps up).
 import { writeFileSync } from "node:fs"
 import { Effect, Exit, Layer, Option, Scope, Stream } from "effect"
-import { KubeApi } from "../../src/kube/KubeApi.ts"
+import { KubeApi, KubeApiError } from "../../src/kube/KubeApi.ts"
 import { loggingLayer } from "../../src/observability/Logging.ts"
 import { renderDeploymentName, DEFAULT_TEMPLATE } from "../../src/record/deploymentName.ts"
 import { arrivalCount, arrivalTimes, benchController, getOwnerObject, percentile, startZeroLatencyServer, waitUntil } from "./benchSupport.ts"
@@ -43,6 +43,7 @@ const run = (offset: number, pods: number, podsPerSecond: number | undefined) =>
 
     const kube = Layer.succeed(KubeApi, {
       server: "bench",
+      send: () => Effect.fail(new KubeApiError({ status: 405, reason: "MethodNotAllowed", message: "writes are not scripted" })),
       getJson: (path) =>
         path === "/api/v1/pods"
           ? Effect.succeed({ kind: "PodList", metadata: { resourceVersion: "1" }, items: [] })

@@ -6,7 +6,7 @@
 // Run with --expose-gc.
 import { writeFileSync } from "node:fs"
 import { Effect, Exit, Layer, Scope, Stream } from "effect"
-import { KubeApi } from "../../src/kube/KubeApi.ts"
+import { KubeApi, KubeApiError } from "../../src/kube/KubeApi.ts"
 import { loggingLayer } from "../../src/observability/Logging.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { arrivalCount, benchController, getOwnerObject, startZeroLatencyServer, waitUntil } from "./benchSupport.ts"
@@ -28,6 +28,7 @@ const program = Effect.gen(function*() {
   let listStarted = false
   const kube = Layer.succeed(KubeApi, {
     server: "bench",
+    send: () => Effect.fail(new KubeApiError({ status: 405, reason: "MethodNotAllowed", message: "writes are not scripted" })),
     // Pages are generated as they are asked for, like a real paginated list.
     getJson: (path, query) =>
       path !== "/api/v1/pods" ? getOwnerObject(path) : Effect.sync(() => {

@@ -31,6 +31,7 @@ const events = PODS * 2
 
 const fakeApi = Layer.succeed(KubeApi, {
   server: "bench",
+  send: () => Effect.fail(new KubeApiError({ status: 405, reason: "MethodNotAllowed", message: "writes are not scripted" })),
   getJson: () => Effect.succeed({ kind: "PodList", metadata: { resourceVersion: "1" }, items: [] }),
   stream: () =>
     Stream.fromAsyncIterable(

@@ -26,6 +26,26 @@ export type NamespaceScope =
   | { readonly _tag: "Only"; readonly namespace: string }
   | { readonly _tag: "Exclude"; readonly namespaces: ReadonlyArray<string> }
 
+/** `-leader-elect`: the Lease and its timing (client-go's semantics). */
+export interface LeaderElectionSettings {
+  readonly leaseName: string
+  readonly leaseNamespace: string
+  /** POD_NAME when set; otherwise the elector makes one from the host name and a random suffix. */
+  readonly identity: Option.Option<string>
+  readonly leaseDuration: Duration.Duration
+  readonly renewDeadline: Duration.Duration
+  readonly retryPeriod: Duration.Duration
+}
+
+/** OpenTelemetry trace export over OTLP/HTTP, on only when a collector URL is set. */
+export interface TracingSettings {
+  /** The full traces URL, e.g. `http://collector:4318/v1/traces`. */
+  readonly tracesUrl: string
+  /** Sent with every export; may hold an API key. */
+  readonly headers: Redacted.Redacted<Readonly<Record<string, string>>>
+  readonly serviceName: string
+}
+
 /** The validated settings of one controller process. Read once at start. */
 export interface ControllerConfig {
   /** `-kubeconfig`; none means KUBECONFIG, then in-cluster, then ~/.kube/config. */
@@ -54,6 +74,12 @@ export interface ControllerConfig {
   readonly apiRequestTimeout: Duration.Duration
   /** How long shutdown may spend finishing in-flight and queued work. */
   readonly shutdownDrainTimeout: Duration.Duration
+
+  /** `-dry-run`: records are built, validated, logged and counted but never sent. */
+  readonly dryRun: boolean
+  /** `-leader-elect`; none when off. */
+  readonly leaderElection: Option.Option<LeaderElectionSettings>
+  readonly tracing: Option.Option<TracingSettings>
 }
 
 export class Config extends Context.Tag("deployment-tracker/Config")<Config, ControllerConfig>() {}

@@ -39,7 +39,48 @@ export const FLAGS = [
     description: "comma-separated namespaces not to watch; cannot be combined with -namespace"
   },
   { name: "workers", kind: "int", default: "2", description: "number of workers processing pod events, 1..100" },
-  { name: "metrics-port", kind: "int", default: "9090", description: "port of the metrics endpoint, 1..65535" }
+  { name: "metrics-port", kind: "int", default: "9090", description: "port of the metrics endpoint, 1..65535" },
+  {
+    name: "dry-run",
+    kind: "bool",
+    default: "false",
+    description: "build, validate, log and count records but send nothing to GitHub"
+  },
+  {
+    name: "leader-elect",
+    kind: "bool",
+    default: "false",
+    description: "hold a coordination.k8s.io Lease before watching and posting, so only one of several replicas works"
+  },
+  {
+    name: "leader-elect-resource-name",
+    kind: "string",
+    default: "deployment-tracker",
+    description: "name of the Lease used for leader election"
+  },
+  {
+    name: "leader-elect-resource-namespace",
+    kind: "string",
+    description: "namespace of the Lease; unset: $POD_NAMESPACE, then deployment-tracker"
+  },
+  {
+    name: "leader-elect-lease-duration",
+    kind: "string",
+    default: "15s",
+    description: "how long standbys wait after the last renewal before taking over (Go duration, e.g. 15s)"
+  },
+  {
+    name: "leader-elect-renew-deadline",
+    kind: "string",
+    default: "10s",
+    description: "how long the leader keeps trying to renew before it stops working; less than the lease duration"
+  },
+  {
+    name: "leader-elect-retry-period",
+    kind: "string",
+    default: "2s",
+    description: "interval between attempts to acquire or renew the Lease"
+  }
 ] as const satisfies ReadonlyArray<FlagSpec>
 
 export type FlagName = (typeof FLAGS)[number]["name"]

@@ -75,7 +75,24 @@ export const ENVIRONMENT_VARIABLES = [
     name: "SHUTDOWN_TIMEOUT_SECONDS",
     default: "20",
     description: "how long shutdown may spend finishing queued work, in seconds (1..600)"
-  }
+  },
+  { name: "POD_NAME", description: "this replica's identity in leader election (the manifest sets it); unset: the host name" },
+  { name: "POD_NAMESPACE", description: "default namespace of the leader-election Lease (the manifest sets it)" },
+  {
+    name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+    description:
+      "OTLP/HTTP collector base URL (e.g. http://otel-collector.observability.svc:4318); traces are sent to <url>/v1/traces; unset: no tracing"
+  },
+  {
+    name: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    description: "full OTLP/HTTP traces URL; overrides OTEL_EXPORTER_OTLP_ENDPOINT for traces"
+  },
+  {
+    name: "OTEL_EXPORTER_OTLP_HEADERS",
+    secret: true,
+    description: "headers sent to the collector, as key=value pairs separated by commas (e.g. an API key)"
+  },
+  { name: "OTEL_SERVICE_NAME", default: "deployment-tracker", description: "service.name of the traces" }
 ] as const satisfies ReadonlyArray<EnvironmentVariableSpec>
 
 export type EnvironmentVariableName = (typeof ENVIRONMENT_VARIABLES)[number]["name"]

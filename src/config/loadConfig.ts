@@ -1,12 +1,12 @@
 import type { FileSystem } from "@effect/platform"
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, Option, Redacted } from "effect"
 import { FLAGS, parseFlags } from "./cli.ts"
 import type { ControllerConfig } from "./Config.ts"
 import { planCredentials, resolveCredentials } from "./credentials.ts"
 import { ENVIRONMENT_VARIABLES, readEnvironment } from "./environment.ts"
-import type { ConfigError, HelpRequested } from "./errors.ts"
+import { type ConfigError, type HelpRequested, invalidSetting } from "./errors.ts"
 import { namespaceScope } from "./namespaceScope.ts"
-import { decodeSettings } from "./settings.ts"
+import { decodeSettings, type Settings } from "./settings.ts"
 
 export { ConfigError, HelpRequested } from "./errors.ts"
 export { helpText } from "./help.ts"
@@ -33,6 +33,7 @@ export const loadConfig = (
     const namespaces = yield* namespaceScope(settings)
     const { plan, warnings: credentialWarnings } = yield* planCredentials(settings, environment.givenAs)
     const credentials = yield* resolveCredentials(plan)
+    const leaderElection = yield* leaderElectionSettings(settings)
 
     const logLevel = settings.LOG_LEVEL
     const config: ControllerConfig = {
@@ -52,8 +53,50 @@ export const loadConfig = (
       apiRatePerSecond: settings.API_RATE_LIMIT,
       apiBurst: settings.API_BURST,
       apiRequestTimeout: Duration.seconds(settings.API_TIMEOUT_SECONDS),
-      shutdownDrainTimeout: Duration.seconds(settings.SHUTDOWN_TIMEOUT_SECONDS)
+      shutdownDrainTimeout: Duration.seconds(settings.SHUTDOWN_TIMEOUT_SECONDS),
+      dryRun: settings["-dry-run"],
+      leaderElection,
+      tracing: tracingSettings(settings)
     }
     const warnings = [...(logLevel.warning === undefined ? [] : [logLevel.warning]), ...credentialWarnings]
     return { config, warnings }
   })
+
+/**
+ * client-go's rule between the three durations: a standby must not take over
+ * while the leader may still be renewing, and a renewal gets at least one retry.
+ */
+const leaderElectionSettings = (settings: Settings) =>
+  Effect.gen(function*() {
+    if (!settings["-leader-elect"]) return Option.none()
+    const leaseDuration = settings["-leader-elect-lease-duration"]
+    const renewDeadline = settings["-leader-elect-renew-deadline"]
+    const retryPeriod = settings["-leader-elect-retry-period"]
+    if (!(leaseDuration > renewDeadline)) {
+      return yield* invalidSetting("-leader-elect-renew-deadline", "must be shorter than -leader-elect-lease-duration")
+    }
+    if (!(renewDeadline > 1.2 * retryPeriod)) {
+      return yield* invalidSetting("-leader-elect-retry-period", "must be shorter than -leader-elect-renew-deadline / 1.2")
+    }
+    return Option.some({
+      leaseName: settings["-leader-elect-resource-name"],
+      leaseNamespace: settings["-leader-elect-resource-namespace"] ?? settings.POD_NAMESPACE ?? "deployment-tracker",
+      identity: Option.fromNullable(settings.POD_NAME),
+      leaseDuration: Duration.millis(leaseDuration),
+      renewDeadline: Duration.millis(renewDeadline),
+      retryPeriod: Duration.millis(retryPeriod)
+    })
+  })
+
+/** The OTel specification's rule: a signal-specific endpoint is used as is; the general one gets `/v1/traces` appended. */
+const tracingSettings = (settings: Settings) => {
+  const specific = settings.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+  const general = settings.OTEL_EXPORTER_OTLP_ENDPOINT
+  const tracesUrl = specific ?? (general === undefined ? undefined : `${general.replace(/\/+$/, "")}/v1/traces`)
+  if (tracesUrl === undefined) return Option.none()
+  return Option.some({
+    tracesUrl,
+    headers: settings.OTEL_EXPORTER_OTLP_HEADERS ?? Redacted.make({}),
+    serviceName: settings.OTEL_SERVICE_NAME
+  })
+}

@@ -1,6 +1,6 @@
 import { Either, Encoding, ParseResult, Schema } from "effect"
 import type { LogLevelName } from "./Config.ts"
-import { maskUserInfo, normaliseBaseUrl } from "./baseUrl.ts"
+import { isLocalHost, maskUserInfo, normaliseBaseUrl } from "./baseUrl.ts"
 import { shown } from "./errors.ts"
 import { templateProblem } from "../record/deploymentName.ts"
 
@@ -161,3 +161,64 @@ export const Base64Text: Schema.Schema<string, string> = Schema.transformOrFail(
   },
   encode: (pem) => ParseResult.succeed(Encoding.encodeBase64(pem))
 })
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+
+/** A Go duration of one or more `<number><unit>` terms (`15s`, `1m30s`, `500ms`), as milliseconds; must be positive. */
+export const GoDurationText: Schema.Schema<number, string> = withRule(
+  Schema.Trim.pipe(
+    Schema.pattern(/^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/),
+    Schema.transform(Schema.Number, {
+      strict: true,
+      decode: (text) => {
+        let total = 0
+        for (const term of text.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g)) {
+          total += Number(term[1]) * DURATION_UNITS[term[2]!]!
+        }
+        return total
+      },
+      encode: (millis) => `${millis}ms`
+    }),
+    Schema.positive()
+  ),
+  "must be a positive duration such as 15s, 500ms or 1m30s"
+)
+
+/** Where traces go: an http(s) URL; plain http only to this machine or a Service in the cluster. */
+export const CollectorUrl: Schema.Schema<string, string> = withRule(
+  Schema.Trim.pipe(
+    Schema.filter((text) => {
+      if (!URL.canParse(text)) return false
+      const url = new URL(text)
+      if (url.username !== "" || url.password !== "") return false
+      return url.protocol === "https:" || (url.protocol === "http:" && isLocalHost(url.hostname))
+    })
+  ),
+  "must be an https:// URL without credentials (http:// only for localhost, 127.0.0.0/8, ::1, *.svc and *.svc.cluster.local)"
+)
+
+/** `key=value` pairs separated by commas (the OTel specification's format); values may be percent-encoded. */
+export const HeaderList: Schema.Schema<Readonly<Record<string, string>>, string> = withSecretRule(
+  Schema.transformOrFail(Schema.String, Schema.Record({ key: Schema.String, value: Schema.String }), {
+    strict: true,
+    decode: (text, _, ast) => {
+      const headers: Record<string, string> = {}
+      for (const item of text.split(",")) {
+        if (item.trim() === "") continue
+        const equals = item.indexOf("=")
+        const key = equals <= 0 ? "" : item.slice(0, equals).trim()
+        if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(key)) return ParseResult.fail(new ParseResult.Type(ast, "<redacted>"))
+        let value: string
+        try {
+          value = decodeURIComponent(item.slice(equals + 1).trim())
+        } catch {
+          return ParseResult.fail(new ParseResult.Type(ast, "<redacted>"))
+        }
+        headers[key.toLowerCase()] = value
+      }
+      return ParseResult.succeed(headers)
+    },
+    encode: (headers) => ParseResult.succeed(Object.entries(headers).map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join(","))
+  }),
+  "must be key=value pairs separated by commas"
+)

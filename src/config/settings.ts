@@ -8,7 +8,10 @@ import {
   AppId,
   Base64Text,
   BooleanText,
+  CollectorUrl,
   DeploymentNameTemplate,
+  GoDurationText,
+  HeaderList,
   InstallationId,
   IntegerAtLeast,
   IntegerBetween,
@@ -37,6 +40,13 @@ const fields = {
   "-exclude-namespaces": optional(NamespaceList),
   "-workers": IntegerBetween(1, 100),
   "-metrics-port": IntegerBetween(1, 65535),
+  "-dry-run": BooleanText,
+  "-leader-elect": BooleanText,
+  "-leader-elect-resource-name": NamespaceName,
+  "-leader-elect-resource-namespace": optional(NamespaceName),
+  "-leader-elect-lease-duration": GoDurationText,
+  "-leader-elect-renew-deadline": GoDurationText,
+  "-leader-elect-retry-period": GoDurationText,
   GITHUB_ORG: OrganizationName,
   LOGICAL_ENVIRONMENT: NonEmptyText,
   PHYSICAL_ENVIRONMENT: Schema.String,
@@ -53,7 +63,13 @@ const fields = {
   API_RATE_LIMIT: RequestRate,
   API_BURST: IntegerAtLeast(1),
   API_TIMEOUT_SECONDS: IntegerBetween(1, 300),
-  SHUTDOWN_TIMEOUT_SECONDS: IntegerBetween(1, 600)
+  SHUTDOWN_TIMEOUT_SECONDS: IntegerBetween(1, 600),
+  POD_NAME: optional(Schema.Trim.pipe(Schema.minLength(1))),
+  POD_NAMESPACE: optional(NamespaceName),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optional(CollectorUrl),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optional(CollectorUrl),
+  OTEL_EXPORTER_OTLP_HEADERS: optional(Schema.Redacted(HeaderList)),
+  OTEL_SERVICE_NAME: NonEmptyText
 } satisfies { readonly [Name in SettingName]: Schema.Struct.Fields[string] }
 
 export const Settings = Schema.Struct(fields)

@@ -19,13 +19,35 @@ export class KubeApiError extends Data.TaggedError("KubeApiError")<{
 
 export type Query = Readonly<Record<string, string | undefined>>
 
-/** Raw access to the Kubernetes API: JSON GETs and streamed watch bodies. */
+/**
+ * The representation asked for. `metadata` is the metadata API
+ * (PartialObjectMetadata / PartialObjectMetadataList): only `metadata` of
+ * each object travels, which keeps workload watches cheap.
+ */
+export type Representation = "full" | "metadata"
+
+export interface ReadOptions {
+  readonly as?: Representation
+}
+
+/** Writes the controller makes (leader election's Lease create/update). */
+export type WriteMethod = "POST" | "PUT"
+
+/** Raw access to the Kubernetes API: JSON GETs, streamed watch bodies, JSON writes. */
 export class KubeApi extends Context.Tag("deployment-tracker/KubeApi")<KubeApi, {
   readonly server: string
-  readonly getJson: (path: string, query: Query) => Effect.Effect<unknown, KubeApiError>
+  readonly getJson: (path: string, query: Query, options?: ReadOptions) => Effect.Effect<unknown, KubeApiError>
   /** The response body of a long-running GET (a watch), as bytes. */
-  readonly stream: (path: string, query: Query) => Stream.Stream<Uint8Array, KubeApiError>
+  readonly stream: (path: string, query: Query, options?: ReadOptions) => Stream.Stream<Uint8Array, KubeApiError>
+  /** Sends `body` as JSON and returns the decoded response (e.g. the stored object with its new resourceVersion). */
+  readonly send: (method: WriteMethod, path: string, body: unknown) => Effect.Effect<unknown, KubeApiError>
 }>() {}
+
+/** The Accept header for a representation; JSON is asked as a fallback so a server without the metadata API still answers. */
+export const acceptHeader = (as: Representation | undefined, list: boolean): string =>
+  as === "metadata"
+    ? `application/json;as=PartialObjectMetadata${list ? "List" : ""};g=meta.k8s.io;v=v1,application/json`
+    : "application/json"
 
 interface HttpsOptions {
   headers?: Record<string, string>
@@ -83,20 +105,20 @@ export const makeKubeApi = (kc: KubeConfig) =>
       catch: credentialsError
     })
 
-    const request = (path: string, query: Query) =>
+    const request = (path: string, query: Query, accept: string) =>
       authHeaders.pipe(
         Effect.map((headers) =>
           HttpClientRequest.get(`${server}${path}`).pipe(
             HttpClientRequest.setUrlParams(
               Object.fromEntries(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined))
             ),
-            HttpClientRequest.setHeaders({ ...headers, accept: "application/json", "user-agent": USER_AGENT })
+            HttpClientRequest.setHeaders({ ...headers, accept, "user-agent": USER_AGENT })
           )
         )
       )
 
-    const execute = (path: string, query: Query) =>
-      request(path, query).pipe(
+    const execute = (build: Effect.Effect<HttpClientRequest.HttpClientRequest, KubeApiError>) =>
+      build.pipe(
         Effect.flatMap((req) => client.execute(req)),
         Effect.catchTags({
           RequestError: (e) => Effect.fail(new KubeApiError({ status: 0, reason: "Transport", message: e.message })),
@@ -105,8 +127,8 @@ export const makeKubeApi = (kc: KubeConfig) =>
         Effect.flatMap((response) => response.status >= 200 && response.status < 300 ? Effect.succeed(response) : statusError(response))
       )
 
-    const getJson = (path: string, query: Query) =>
-      execute(path, query).pipe(
+    const readJson = (build: Effect.Effect<HttpClientRequest.HttpClientRequest, KubeApiError>) =>
+      execute(build).pipe(
         Effect.flatMap((response) => response.json),
         Effect.catchTag(
           "ResponseError",
@@ -115,8 +137,18 @@ export const makeKubeApi = (kc: KubeConfig) =>
         Effect.scoped
       )
 
-    const stream = (path: string, query: Query) =>
-      execute(path, query).pipe(
+    const getJson = (path: string, query: Query, options?: ReadOptions) =>
+      readJson(request(path, query, acceptHeader(options?.as, isCollection(path))))
+
+    const send = (method: WriteMethod, path: string, body: unknown) =>
+      readJson(
+        request(path, {}, "application/json").pipe(
+          Effect.map((get) => HttpClientRequest.bodyUnsafeJson(HttpClientRequest.setMethod(get, method), body))
+        )
+      )
+
+    const stream = (path: string, query: Query, options?: ReadOptions) =>
+      execute(request(path, query, acceptHeader(options?.as, false))).pipe(
         Effect.map((response) =>
           response.stream.pipe(
             Stream.mapError((e) => new KubeApiError({ status: 0, reason: "Transport", message: e.message }))
@@ -125,8 +157,23 @@ export const makeKubeApi = (kc: KubeConfig) =>
         Stream.unwrapScoped
       )
 
-    return { server, getJson, stream }
+    return { server, getJson, stream, send }
   })
+
+/**
+ * Whether a path names a collection (`.../deployments`,
+ * `.../namespaces/x/pods`) rather than one object: the metadata API wants
+ * `PartialObjectMetadataList` for the first and `PartialObjectMetadata` for
+ * the second. (The Namespaces collection itself is never read here.)
+ */
+const isCollection = (path: string): boolean => {
+  const segments = path.split("/").filter((s) => s !== "")
+  // /api/v1/<plural> or /apis/<group>/<version>/<plural>
+  const base = segments[0] === "api" ? 2 : 3
+  const rest = segments.slice(base)
+  // <plural> | namespaces/<ns>/<plural> are collections; <plural>/<name> | namespaces/<ns>/<plural>/<name> are objects.
+  return rest[0] === "namespaces" ? rest.length === 3 : rest.length === 1
+}
 
 const credentialsError = (cause: unknown) =>
   new KubeApiError({

@@ -2,14 +2,24 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import { FLAGS, type FlagSpec, parseFlags } from "../../src/config/cli.ts"
 
-// The real table plus a boolean flag: none exists yet, but the syntax must work (-dry-run, -leader-elect later).
+// The real table plus a boolean flag without a default, so both kinds of boolean are exercised.
 const WITH_BOOLEAN: ReadonlyArray<FlagSpec> = [
   ...FLAGS,
-  { name: "dry-run", kind: "bool", description: "do not post" },
-  { name: "leader-elect", kind: "bool", default: "false", description: "elect a leader" }
+  { name: "verbose", kind: "bool", description: "say more" }
 ]
 
-const DEFAULTS = { "-workers": "2", "-metrics-port": "9090", "-leader-elect": "false" }
+const REAL_DEFAULTS = {
+  "-workers": "2",
+  "-metrics-port": "9090",
+  "-dry-run": "false",
+  "-leader-elect": "false",
+  "-leader-elect-resource-name": "deployment-tracker",
+  "-leader-elect-lease-duration": "15s",
+  "-leader-elect-renew-deadline": "10s",
+  "-leader-elect-retry-period": "2s"
+}
+
+const DEFAULTS = REAL_DEFAULTS
 
 const parse = (argv: ReadonlyArray<string>) => parseFlags(WITH_BOOLEAN, argv)
 
@@ -44,7 +54,7 @@ describe("flag syntax (Go's flag package)", () => {
   }
 
   it("the real table has the original's defaults", () => {
-    expect(parseFlags(FLAGS, [])).toStrictEqual(Either.right({ "-workers": "2", "-metrics-port": "9090" }))
+    expect(parseFlags(FLAGS, [])).toStrictEqual(Either.right(REAL_DEFAULTS))
   })
 })
 

@@ -8,7 +8,14 @@ const FLAGS: ReadonlyArray<readonly [string, string | undefined]> = [
   ["-namespace", undefined],
   ["-exclude-namespaces", undefined],
   ["-workers", "(default: 2)"],
-  ["-metrics-port", "(default: 9090)"]
+  ["-metrics-port", "(default: 9090)"],
+  ["-dry-run", "(default: false)"],
+  ["-leader-elect", "(default: false)"],
+  ["-leader-elect-resource-name", "(default: \"deployment-tracker\")"],
+  ["-leader-elect-resource-namespace", undefined],
+  ["-leader-elect-lease-duration", "(default: \"15s\")"],
+  ["-leader-elect-renew-deadline", "(default: \"10s\")"],
+  ["-leader-elect-retry-period", "(default: \"2s\")"]
 ]
 
 const VARIABLES: ReadonlyArray<readonly [string, string]> = [
@@ -28,7 +35,13 @@ const VARIABLES: ReadonlyArray<readonly [string, string]> = [
   ["API_RATE_LIMIT", "(default: 3)"],
   ["API_BURST", "(default: 20)"],
   ["API_TIMEOUT_SECONDS", "(default: 30)"],
-  ["SHUTDOWN_TIMEOUT_SECONDS", "(default: 20)"]
+  ["SHUTDOWN_TIMEOUT_SECONDS", "(default: 20)"],
+  ["POD_NAME", "(optional)"],
+  ["POD_NAMESPACE", "(optional)"],
+  ["OTEL_EXPORTER_OTLP_ENDPOINT", "(optional)"],
+  ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "(optional)"],
+  ["OTEL_EXPORTER_OTLP_HEADERS", "(optional, secret)"],
+  ["OTEL_SERVICE_NAME", "(default: \"deployment-tracker\")"]
 ]
 
 /** Help entries: a header line `  name ...` followed by lines indented further. */

@@ -25,7 +25,7 @@ describe("defaults", () => {
       const { config, warnings } = yield* load([], BASE_ENV)
       expect(warnings).toStrictEqual([])
       expect(Option.isNone(config.kubeconfig)).toBe(true)
-      const { kubeconfig: _k, credentials, apiRequestTimeout, shutdownDrainTimeout, ...plain } = config
+      const { kubeconfig: _k, credentials, apiRequestTimeout, shutdownDrainTimeout, leaderElection: _l, tracing: _t, ...plain } = config
       expect(plain).toStrictEqual({
         namespaces: { _tag: "All" },
         workers: 2,
@@ -39,8 +39,14 @@ describe("defaults", () => {
         bulkClusterSync: true,
         logLevel: "INFO",
         apiRatePerSecond: 3,
-        apiBurst: 20
-      } satisfies Omit<ControllerConfig, "kubeconfig" | "credentials" | "apiRequestTimeout" | "shutdownDrainTimeout">)
+        apiBurst: 20,
+        dryRun: false
+      } satisfies Omit<
+        ControllerConfig,
+        "kubeconfig" | "credentials" | "apiRequestTimeout" | "shutdownDrainTimeout" | "leaderElection" | "tracing"
+      >)
+      expect(Option.isNone(config.leaderElection)).toBe(true)
+      expect(Option.isNone(config.tracing)).toBe(true)
       expect(Duration.toSeconds(apiRequestTimeout)).toBe(30)
       expect(Duration.toSeconds(shutdownDrainTimeout)).toBe(20)
       expect(credentials._tag).toBe("Token")
@@ -54,6 +60,57 @@ describe("defaults", () => {
       expect(config.logLevel).toBe("INFO")
       expect(config.bulkClusterSync).toBe(true)
       expect(config.apiBurst).toBe(20)
+    }))
+})
+
+describe("operations settings", () => {
+  it.effect("leader election: off by default; on, with the Lease named and timed as given", () =>
+    Effect.gen(function*() {
+      expect(Option.isNone((yield* load([], BASE_ENV)).config.leaderElection)).toBe(true)
+      const { config } = yield* load(
+        ["-leader-elect", "-leader-elect-lease-duration=1m30s", "-leader-elect-renew-deadline=20s", "-leader-elect-retry-period=500ms"],
+        { ...BASE_ENV, POD_NAME: "tracker-7f9c", POD_NAMESPACE: "ops" }
+      )
+      const election = Option.getOrThrow(config.leaderElection)
+      expect(election.leaseName).toBe("deployment-tracker")
+      expect(election.leaseNamespace).toBe("ops")
+      expect(election.identity).toStrictEqual(Option.some("tracker-7f9c"))
+      expect(Duration.toMillis(election.leaseDuration)).toBe(90_000)
+      expect(Duration.toMillis(election.renewDeadline)).toBe(20_000)
+      expect(Duration.toMillis(election.retryPeriod)).toBe(500)
+    }))
+
+  it.effect("leader election defaults follow client-go (15 s / 10 s / 2 s) and the flag's namespace wins", () =>
+    Effect.gen(function*() {
+      const { config } = yield* load(["-leader-elect", "-leader-elect-resource-namespace=infra"], { ...BASE_ENV, POD_NAMESPACE: "ops" })
+      const election = Option.getOrThrow(config.leaderElection)
+      expect(election.leaseNamespace).toBe("infra")
+      expect(Option.isNone(election.identity)).toBe(true)
+      expect([election.leaseDuration, election.renewDeadline, election.retryPeriod].map(Duration.toSeconds)).toStrictEqual([15, 10, 2])
+    }))
+
+  it.effect("tracing: the general endpoint gets /v1/traces, the traces endpoint is used as is", () =>
+    Effect.gen(function*() {
+      const general = yield* load([], { ...BASE_ENV, OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel.observability.svc:4318/" })
+      expect(Option.getOrThrow(general.config.tracing).tracesUrl).toBe("http://otel.observability.svc:4318/v1/traces")
+      const specific = yield* load([], {
+        ...BASE_ENV,
+        OTEL_EXPORTER_OTLP_ENDPOINT: "https://a.example.com",
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "https://b.example.com/custom",
+        OTEL_EXPORTER_OTLP_HEADERS: "x-api-key=s%3Dcret, Tenant = blue",
+        OTEL_SERVICE_NAME: "tracker-eu"
+      })
+      const tracing = Option.getOrThrow(specific.config.tracing)
+      expect(tracing.tracesUrl).toBe("https://b.example.com/custom")
+      expect(tracing.serviceName).toBe("tracker-eu")
+      expect(Redacted.value(tracing.headers)).toStrictEqual({ "x-api-key": "s=cret", tenant: "blue" })
+      expect(JSON.stringify(specific.config)).not.toContain("s=cret")
+    }))
+
+  it.effect("-dry-run", () =>
+    Effect.gen(function*() {
+      expect((yield* load([], BASE_ENV)).config.dryRun).toBe(false)
+      expect((yield* load(["-dry-run"], BASE_ENV)).config.dryRun).toBe(true)
     }))
 })
 
@@ -508,6 +565,46 @@ const ERROR_CASES: ReadonlyArray<ErrorCase> = [
     env: () => ({ ...ENV_WITHOUT_CREDENTIALS, GH_INSTALL_ID: "2", GH_APP_PRIVATE_KEY: base64(PKCS8_PEM) }),
     setting: "GH_APP_ID",
     problem: "because GH_INSTALL_ID and GH_APP_PRIVATE_KEY are set"
+  },
+  {
+    rule: "a lease duration that is not a Go duration",
+    argv: ["-leader-elect", "-leader-elect-lease-duration=15"],
+    env: () => BASE_ENV,
+    setting: "-leader-elect-lease-duration",
+    problem: "must be a positive duration"
+  },
+  {
+    rule: "a renew deadline not shorter than the lease duration",
+    argv: ["-leader-elect", "-leader-elect-lease-duration=10s", "-leader-elect-renew-deadline=10s"],
+    env: () => BASE_ENV,
+    setting: "-leader-elect-renew-deadline",
+    problem: "must be shorter than -leader-elect-lease-duration"
+  },
+  {
+    rule: "a retry period too long for the renew deadline",
+    argv: ["-leader-elect", "-leader-elect-renew-deadline=10s", "-leader-elect-retry-period=9s"],
+    env: () => BASE_ENV,
+    setting: "-leader-elect-retry-period",
+    problem: "must be shorter than -leader-elect-renew-deadline / 1.2"
+  },
+  {
+    rule: "a Lease name that is not a DNS label",
+    argv: ["-leader-elect-resource-name=Tracker Lock"],
+    env: () => BASE_ENV,
+    setting: "-leader-elect-resource-name",
+    problem: "must be a namespace name"
+  },
+  {
+    rule: "a plain-http collector outside the cluster",
+    env: () => ({ ...BASE_ENV, OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector.example.com:4318" }),
+    setting: "OTEL_EXPORTER_OTLP_ENDPOINT",
+    problem: "must be an https:// URL"
+  },
+  {
+    rule: "collector headers that are not key=value pairs",
+    env: () => ({ ...BASE_ENV, OTEL_EXPORTER_OTLP_HEADERS: "c2VjcmV0" }),
+    setting: "OTEL_EXPORTER_OTLP_HEADERS",
+    problem: "must be key=value pairs"
   },
   {
     rule: "some credentials are required",

@@ -70,6 +70,7 @@ export const fakeKubeApi = (script: {
   const calls: Array<RecordedCall> = []
   const layer = Layer.succeed(KubeApi, {
     server: "https://fake",
+    send: () => Effect.fail(new KubeApiError({ status: 405, reason: "MethodNotAllowed", message: "writes are not scripted" })),
     getJson: (path, query) =>
       Effect.suspend(() => {
         if (!path.endsWith("/pods")) {

@@ -23,6 +23,9 @@ export const testConfig = (overrides: Partial<ControllerConfig> = {}): Controlle
   apiBurst: 20,
   apiRequestTimeout: Duration.seconds(5),
   shutdownDrainTimeout: Duration.seconds(5),
+  dryRun: false,
+  leaderElection: Option.none(),
+  tracing: Option.none(),
   ...overrides
 })
 
