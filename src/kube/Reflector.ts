@@ -1,5 +1,5 @@
 import { Chunk, Clock, Deferred, Duration, Effect, Random, Schedule, Stream } from "effect"
-import { KubeApi, KubeApiError, type Query } from "./KubeApi.ts"
+import { KubeApi, KubeApiError, type Query, type ReadOptions, type Representation } from "./KubeApi.ts"
 
 /**
  * What a reflector tells its consumer, in the order things happened.
@@ -22,6 +22,8 @@ export interface ReflectorOptions<T> {
   /** Collection path, e.g. `/api/v1/pods` or `/api/v1/namespaces/x/pods`. */
   readonly path: string
   readonly fieldSelector?: string | undefined
+  /** `metadata` lists and watches through the metadata API (only `metadata` travels). */
+  readonly representation?: Representation
   readonly project: (raw: unknown) => Projection<T>
   readonly keyOf: (value: T) => string
   readonly resourceVersionOf: (value: T) => string
@@ -101,6 +103,7 @@ export const makeReflector = <T>(options: ReflectorOptions<T>) =>
     const idleTimeout = Duration.decode(options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT)
     const onInvalid = options.onInvalid ?? (() => Effect.void)
     const onRestart = options.onRestart ?? (() => Effect.void)
+    const readOptions: ReadOptions = options.representation === undefined ? {} : { as: options.representation }
     const selector: Query = options.fieldSelector !== undefined && options.fieldSelector !== ""
       ? { fieldSelector: options.fieldSelector }
       : {}
@@ -122,7 +125,7 @@ export const makeReflector = <T>(options: ReflectorOptions<T>) =>
       let continueToken: string | undefined
       let listVersion = ""
       do {
-        const page = yield* api.getJson(options.path, { ...selector, limit: pageSize, continue: continueToken })
+        const page = yield* api.getJson(options.path, { ...selector, limit: pageSize, continue: continueToken }, readOptions)
         const body = page as { items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } }
         if (!Array.isArray(body.items)) {
           return yield* new KubeApiError({ status: 200, reason: "BadList", message: "list response has no items array" })
@@ -219,7 +222,7 @@ export const makeReflector = <T>(options: ReflectorOptions<T>) =>
         resourceVersion,
         allowWatchBookmarks: "true",
         timeoutSeconds: String(timeoutSeconds)
-      }).pipe(
+      }, readOptions).pipe(
         Stream.timeoutFail(
           () => new KubeApiError({ status: 0, reason: "IdleTimeout", message: `no data for ${Duration.format(idleTimeout)}` }),
           idleTimeout
