@@ -39,6 +39,8 @@ export class Credentials {
   readonly #installations: ReadonlySet<number>
   readonly #tokenTtlMs: number
   readonly #minted = new Map<string, MintedToken>()
+  /** Tokens revoked before their expiry (DELETE /installation/token on GitHub). */
+  readonly #revoked = new Set<string>()
 
   constructor(options: { tokens: ReadonlyArray<string>; app: AppOptions | undefined; tokenTtlMs: number }) {
     this.#tokens = new Set(options.tokens)
@@ -60,7 +62,7 @@ export class Credentials {
     if (token === undefined) return { ok: false, message: "Requires authentication" }
     if (this.#tokens.has(token)) return { ok: true, caller: { kind: "pat", token } }
     const minted = this.#minted.get(token)
-    if (minted !== undefined && nowMs < minted.expiresAt) {
+    if (minted !== undefined && nowMs < minted.expiresAt && !this.#revoked.has(token)) {
       return { ok: true, caller: { kind: "installation", installationId: minted.installationId, expiresAt: minted.expiresAt } }
     }
     return { ok: false, message: "Bad credentials" }
@@ -89,6 +91,16 @@ export class Credentials {
 
   minted(): MintedToken[] {
     return [...this.#minted.values()]
+  }
+
+  /** Revokes every installation token minted so far; returns how many were still valid. */
+  revokeAll(nowMs: number): number {
+    let revoked = 0
+    for (const minted of this.#minted.values()) {
+      if (nowMs < minted.expiresAt && !this.#revoked.has(minted.token)) revoked++
+      this.#revoked.add(minted.token)
+    }
+    return revoked
   }
 }
 

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { Credentials, redactAuthorization, type AppOptions } from "./auth.ts"
+import { Credentials, redactAuthorization, type AppOptions, type MintedToken } from "./auth.ts"
 import { describeFault, FaultSet, parseFaultSpecs, type FaultSpec } from "./faults.ts"
 import { jobView, JobRunner, type Job } from "./jobs.ts"
 import { loadOperations, type Operation, type Problem, type RouteName } from "./openapi.ts"
@@ -13,7 +13,7 @@ import { preciseNow, rateLimitMessage, RateLimits, type ImposedLimit } from "./r
 import { applyJob, githubError, handleRoute, invalidRequest, matchRoute, type RouteState } from "./routes.ts"
 import { Attestations, RecordStore, type StoredRecord } from "./store.ts"
 
-export type { AppOptions } from "./auth.ts"
+export type { AppOptions, MintedToken } from "./auth.ts"
 export type { FaultKind, FaultSpec } from "./faults.ts"
 export type { RouteName } from "./openapi.ts"
 export type { StoredRecord } from "./store.ts"
@@ -112,6 +112,10 @@ export interface GitHubSimulator {
   clearFaults(): void
   /** Forgets records, jobs, requests, violations, faults and rate-limit state (not credentials or minted tokens). */
   reset(): void
+  /** Installation tokens minted so far (fake values, safe to show), oldest first. */
+  installationTokens(): MintedToken[]
+  /** Revokes every installation token minted so far (as if each were deleted); returns how many were valid. */
+  revokeInstallationTokens(): number
   close(): Promise<void>
 }
 
@@ -423,6 +427,10 @@ export async function startGitHubSimulator(options: SimulatorOptions = {}): Prom
       case "POST /_sim/reset":
         reset()
         return writeJson(res, 204, undefined)
+      case "GET /_sim/installation-tokens":
+        return writeJson(res, 200, credentials.minted())
+      case "POST /_sim/installation-tokens/revoke":
+        return writeJson(res, 200, { revoked: credentials.revokeAll(Date.now()) })
       default:
         return writeJson(res, 404, { message: `no simulator control route ${route}` })
     }
@@ -497,6 +505,8 @@ export async function startGitHubSimulator(options: SimulatorOptions = {}): Prom
     },
     clearFaults: () => faultSet.clear(),
     reset,
+    installationTokens: () => structuredClone(credentials.minted()),
+    revokeInstallationTokens: () => credentials.revokeAll(Date.now()),
     close: () =>
       new Promise<void>((resolve, reject) => {
         jobs.clear()

@@ -144,6 +144,24 @@ describe("github-sim GitHub App auth", () => {
     })
   }
 
+  it("refuses revoked installation tokens (in process and over /_sim) and lists minted ones", async () => {
+    const first = (await mint(jwt())).body.token as string
+    expect((await call(sim, "POST", RECORD_PATH, { body: recordBody(), token: first })).status).toBe(200)
+    expect(sim.revokeInstallationTokens()).toBeGreaterThanOrEqual(1)
+    expect((await call(sim, "POST", RECORD_PATH, { body: recordBody(), token: first })).status).toBe(401)
+
+    const second = (await mint(jwt())).body.token as string
+    expect((await call(sim, "POST", RECORD_PATH, { body: recordBody(), token: second })).status).toBe(200)
+    const revoked = await fetch(`${sim.origin}/_sim/installation-tokens/revoke`, { method: "POST" })
+    expect(await revoked.json()).toEqual({ revoked: 1 })
+    expect((await call(sim, "POST", RECORD_PATH, { body: recordBody(), token: second })).status).toBe(401)
+
+    const listed = (await (await fetch(`${sim.origin}/_sim/installation-tokens`)).json()) as Array<Record<string, unknown>>
+    expect(listed.map((t) => t["token"])).toEqual(expect.arrayContaining([first, second]))
+    expect(sim.installationTokens().at(-1)).toMatchObject({ token: second, installationId: INSTALLATION })
+    expect(sim.violations().map((v) => v.kind)).toEqual(["auth", "auth"])
+  })
+
   it("answers 404 for an installation the App does not have", async () => {
     const res = await mint(jwt(), "/app/installations/78/access_tokens")
     expect(res.status).toBe(404)
