@@ -1,0 +1,224 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@effect/vitest"
+import { Chunk, Duration, Effect, Either, Layer, Redacted, Schedule } from "effect"
+import { type GitHubSimulator, startGitHubSimulator } from "../../scripts/github-sim/simulator.ts"
+import type { ControllerConfig } from "../../src/config/Config.ts"
+import type { ClusterJobDeployment, ClusterJobRequest } from "../../src/github/ClusterJob.ts"
+import {
+  ClusterJobClient,
+  JOB_POLL_SCHEDULE,
+  JOB_WAIT_LIMIT,
+  JobPolling
+} from "../../src/github/ClusterJobClient.ts"
+import { GITHUB_API_VERSION } from "../../src/github/DeploymentRecordClient.ts"
+import { GitHubAuth, GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
+import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
+import { Metrics } from "../../src/observability/Metrics.ts"
+import { USER_AGENT } from "../../src/version.ts"
+import { fakeGitHub } from "../support/fakeGitHub.ts"
+import { TEST_TOKEN, testConfigLayer } from "../support/testConfig.ts"
+
+const CLUSTER = "test-cluster"
+const JOBS_PATH = `/orgs/octo-org/artifacts/metadata/deployment-record/cluster/${CLUSTER}/jobs`
+const UNATTESTED = `sha256:${"f".repeat(64)}`
+
+const deployment = (name: string, digestChar = "a"): ClusterJobDeployment => ({
+  name: `ghcr.io/octo-org/${name}`,
+  digest: `sha256:${digestChar.repeat(64)}`,
+  version: "1.0.0",
+  status: "deployed",
+  deployment_name: `default/${name}/${name}`
+})
+
+const jobRequest = (deployments: ReadonlyArray<ClusterJobDeployment>): ClusterJobRequest => ({
+  logical_environment: "test",
+  physical_environment: "lab",
+  deployments
+})
+
+/** Polls fast so tests take milliseconds; the production pace is tested on the schedule itself. */
+const fastPolling = Layer.succeed(JobPolling, { schedule: Schedule.spaced("20 millis"), maxWait: Duration.seconds(10) })
+
+const clientLayer = (overrides: Partial<ControllerConfig>, auth: Layer.Layer<GitHubAuth, never, never> | undefined = undefined) =>
+  ClusterJobClient.Default.pipe(
+    Layer.provideMerge(Layer.mergeAll(Metrics.Default, RateLimitGate.Default, fastPolling)),
+    Layer.provideMerge(auth ?? GitHubAuthLive),
+    Layer.provide(testConfigLayer(overrides))
+  )
+
+const withClient = <A, E>(sim: { readonly url: string }, use: (client: ClusterJobClient) => Effect.Effect<A, E>, overrides: Partial<ControllerConfig> = {}) =>
+  Effect.flatMap(ClusterJobClient, use).pipe(Effect.provide(clientLayer({ baseUrl: sim.url, ...overrides })))
+
+describe("ClusterJobClient against the simulator", () => {
+  let sim: GitHubSimulator
+  beforeAll(async () => {
+    sim = await startGitHubSimulator({ tokens: [TEST_TOKEN], unattestedDigests: [UNATTESTED], jobDelayMs: 30 })
+  })
+  afterAll(() => sim.close())
+  beforeEach(() => sim.reset())
+
+  it.live("submits a job with GitHub's headers and a schema-valid body, then polls it to completed", () =>
+    Effect.gen(function*() {
+      const request = jobRequest([deployment("api", "b"), deployment("web", "a")])
+      const status = yield* withClient(sim, (client) =>
+        client.createJob(request).pipe(Effect.flatMap((accepted) => client.awaitJob(accepted.job_id))))
+      expect(status).toMatchObject({ status: "completed", total_count: 2 })
+
+      const requests = sim.requests()
+      const post = requests[0]
+      expect(post?.method).toBe("POST")
+      expect(post?.path).toBe(JOBS_PATH)
+      expect(post?.body).toEqual(request)
+      expect(post?.headers["accept"]).toBe("application/vnd.github+json")
+      expect(post?.headers["x-github-api-version"]).toBe(GITHUB_API_VERSION)
+      expect(post?.headers["user-agent"]).toBe(USER_AGENT)
+      expect(post?.headers["authorization"]).toMatch(/^Bearer/)
+      // Polled until it finished, and not after.
+      const gets = requests.slice(1)
+      expect(gets.length).toBeGreaterThanOrEqual(2)
+      expect(gets.every((r) => r.method === "GET" && r.path === `${JOBS_PATH}/${status.job_id}`)).toBe(true)
+      expect(sim.records().map((r) => r.deployment_name).sort()).toEqual(["default/api/api", "default/web/web"])
+      expect(sim.violations()).toEqual([])
+    }))
+
+  it.live("returns the deployments refused at submission", () =>
+    Effect.gen(function*() {
+      const accepted = yield* withClient(sim, (client) =>
+        client.createJob(jobRequest([deployment("web"), { ...deployment("ghost"), digest: UNATTESTED }])))
+      expect(accepted.errors).toEqual([expect.objectContaining({ cause: "not_found", digest: UNATTESTED })])
+      expect(sim.violations()).toEqual([])
+    }))
+
+  it.live("409 is a JobConflict and 404 is JobsUnavailable; neither is retried", () =>
+    Effect.gen(function*() {
+      const submit = (client: ClusterJobClient) => Effect.either(client.createJob(jobRequest([deployment("web")])))
+      const results = yield* withClient(sim, (client) =>
+        Effect.all([
+          Effect.sync(() => sim.setFaults({ kind: "job-conflict", count: 1 })).pipe(Effect.zipRight(submit(client))),
+          Effect.sync(() => sim.setFaults({ kind: "job-not-found", count: 1 })).pipe(Effect.zipRight(submit(client)))
+        ]))
+      expect(results.map((r) => Either.isLeft(r) ? r.left._tag : "ok")).toEqual(["JobConflict", "JobsUnavailable"])
+      expect(sim.requests()).toHaveLength(2)
+      expect(sim.violations()).toEqual([])
+    }))
+
+  it.live("a 5xx is retried with backoff, then the job is created", () =>
+    Effect.gen(function*() {
+      sim.setFaults({ kind: "status", status: 503, route: "create-job", count: 1 })
+      const accepted = yield* withClient(sim, (client) => client.createJob(jobRequest([deployment("web")])))
+      expect(accepted.job_id).toBeGreaterThan(0)
+      expect(sim.requests().map((r) => r.status)).toEqual([503, 202])
+      expect(sim.violations()).toEqual([])
+    }))
+
+  it.live("a rate limit closes the shared gate; the request is sent again only after the reset", () =>
+    Effect.gen(function*() {
+      sim.setFaults({ kind: "rate-limit", route: "create-job", retryAfterSeconds: 1, count: 1 })
+      const started = performance.now()
+      yield* withClient(sim, (client) => client.createJob(jobRequest([deployment("web")])))
+      expect(performance.now() - started).toBeGreaterThanOrEqual(950)
+      expect(sim.requests().map((r) => r.status)).toEqual([429, 202])
+      // The simulator flags any request before the advertised reset.
+      expect(sim.violations()).toEqual([])
+    }))
+
+  it.live("a 202 whose body does not parse is an UnexpectedResponse carrying a bounded body", () =>
+    Effect.gen(function*() {
+      sim.setFaults({ kind: "status", status: 202, route: "create-job", count: 1, body: { id: "x".repeat(2000) } })
+      const result = yield* withClient(sim, (client) => Effect.either(client.createJob(jobRequest([deployment("web")]))))
+      expect(Either.isLeft(result)).toBe(true)
+      const error = Either.getLeft(result).pipe((o) => (o._tag === "Some" ? o.value : undefined))
+      expect(error).toMatchObject({ _tag: "UnexpectedResponse", status: 202 })
+      expect(error?._tag === "UnexpectedResponse" && error.body.length).toBeLessThan(600)
+      expect(sim.violations()).toEqual([])
+    }))
+
+  it.live("a job status that does not parse is an UnexpectedResponse, not a crash", () =>
+    Effect.gen(function*() {
+      sim.setFaults({ kind: "status", status: 200, route: "get-job", count: 1, body: { job_id: 1, status: "done" } })
+      const result = yield* withClient(sim, (client) =>
+        client.createJob(jobRequest([deployment("web")])).pipe(
+          Effect.flatMap((accepted) => Effect.either(client.awaitJob(accepted.job_id)))
+        ))
+      expect(Either.isLeft(result) && result.left).toMatchObject({ _tag: "UnexpectedResponse", reason: expect.stringContaining("status") })
+      expect(sim.violations()).toEqual([])
+    }))
+
+  it.live("never sends a request the schema rejects: bad cluster path, more than 5000 deployments", () =>
+    Effect.gen(function*() {
+      const badCluster = yield* withClient(sim, (client) => Effect.either(client.createJob(jobRequest([deployment("web")]))), {
+        cluster: "prod/eu"
+      })
+      expect(Either.isLeft(badCluster) && badCluster.left).toMatchObject({ _tag: "InvalidJobRequest" })
+      const many = Array.from({ length: 5001 }, (_, i) => ({ ...deployment("web"), deployment_name: `d/${i}` }))
+      const tooMany = yield* withClient(sim, (client) => Effect.either(client.createJob(jobRequest(many))))
+      expect(Either.isLeft(tooMany) && tooMany.left).toMatchObject({ _tag: "InvalidJobRequest" })
+      expect(sim.requests()).toEqual([])
+    }))
+
+  it.live("a job that does not finish within the wait limit is a JobWaitTimeout", () =>
+    Effect.gen(function*() {
+      const slow = yield* Effect.acquireRelease(
+        Effect.promise(() => startGitHubSimulator({ tokens: [TEST_TOKEN], jobDelayMs: 60_000 })),
+        (s) => Effect.promise(() => s.close())
+      )
+      const result = yield* withClient(slow, (client) =>
+        client.createJob(jobRequest([deployment("web")])).pipe(
+          Effect.flatMap((accepted) => Effect.either(client.awaitJob(accepted.job_id))),
+          Effect.provideService(JobPolling, { schedule: Schedule.spaced("50 millis"), maxWait: Duration.millis(300) })
+        ))
+      expect(Either.isLeft(result) && result.left).toMatchObject({ _tag: "JobWaitTimeout", lastState: "pending" })
+      // Polled several times within the limit, then stopped.
+      const polls = slow.requests().filter((r) => r.method === "GET").length
+      expect(polls).toBeGreaterThanOrEqual(3)
+      yield* Effect.sleep("150 millis")
+      expect(slow.requests().filter((r) => r.method === "GET").length).toBe(polls)
+      expect(slow.violations()).toEqual([])
+    }).pipe(Effect.scoped))
+})
+
+describe("ClusterJobClient on 401", () => {
+  /** A credential that is stale until refreshed, as an expired App installation token is. */
+  const refreshingAuth = (refreshes: { count: number }) =>
+    Layer.succeed(GitHubAuth, {
+      authorization: Effect.sync(() => Redacted.make(refreshes.count === 0 ? "Bearer stale" : `Bearer ${TEST_TOKEN}`)),
+      refresh: Effect.sync(() => {
+        refreshes.count++
+      })
+    })
+
+  it.live("refreshes the credential once and sends the request once more", () =>
+    Effect.gen(function*() {
+      const github = yield* fakeGitHub([{ status: 401, body: { message: "Bad credentials" } }, { status: 202, body: { job_id: 9 } }])
+      const refreshes = { count: 0 }
+      const accepted = yield* Effect.flatMap(ClusterJobClient, (client) => client.createJob(jobRequest([deployment("web")]))).pipe(
+        Effect.provide(clientLayer({ baseUrl: github.url }, refreshingAuth(refreshes)))
+      )
+      expect(accepted.job_id).toBe(9)
+      expect(refreshes.count).toBe(1)
+      expect(github.requests.map((r) => r.headers["authorization"])).toEqual(["Bearer stale", `Bearer ${TEST_TOKEN}`])
+    }).pipe(Effect.scoped))
+
+  it.live("a second 401 is a client error, not a loop", () =>
+    Effect.gen(function*() {
+      const github = yield* fakeGitHub([{ status: 401, body: { message: "Bad credentials" } }, { status: 401, body: { message: "Bad credentials" } }])
+      const refreshes = { count: 0 }
+      const result = yield* Effect.flatMap(ClusterJobClient, (client) => Effect.either(client.createJob(jobRequest([deployment("web")])))).pipe(
+        Effect.provide(clientLayer({ baseUrl: github.url }, refreshingAuth(refreshes)))
+      )
+      expect(Either.isLeft(result) && result.left).toMatchObject({ _tag: "ClientError", status: 401 })
+      expect(refreshes.count).toBe(1)
+      expect(github.requests).toHaveLength(2)
+    }).pipe(Effect.scoped))
+})
+
+describe("job polling pace", () => {
+  it.effect("2 s doubling to 30 s, for at most 5 minutes", () =>
+    Effect.gen(function*() {
+      const delays = yield* Schedule.run(Schedule.delays(JOB_POLL_SCHEDULE), 0, Array.from({ length: 8 }, (_, i) => i))
+      expect(Chunk.toArray(delays).map(Duration.toSeconds)).toEqual([2, 4, 8, 16, 30, 30, 30, 30])
+      expect(Duration.toMinutes(JOB_WAIT_LIMIT)).toBe(5)
+      const defaults = yield* JobPolling
+      expect(defaults.schedule).toBe(JOB_POLL_SCHEDULE)
+      expect(defaults.maxWait).toBe(JOB_WAIT_LIMIT)
+    }))
+})
