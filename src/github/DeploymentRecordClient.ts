@@ -4,6 +4,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Agent } from "@effect/platform-node/Undici"
 import { Clock, Duration, Effect, RateLimiter, Redacted, Schedule, type Scope } from "effect"
 import { Config } from "../config/Config.ts"
+import { SpanAttribute, SpanName } from "../observability/eventTrace.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
 import { USER_AGENT } from "../version.ts"
@@ -82,17 +83,50 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
               Clock.currentTimeMillis.pipe(Effect.map((now) => metrics.postAttemptSeconds((now - started) / 1000)))
             )
           )
+          yield* Effect.annotateCurrentSpan(SpanAttribute.httpStatus, outcome.status)
           if (outcome.status >= 200 && outcome.status < 300) return
           if (outcome.status === 401) yield* auth.refresh
           return yield* Effect.fail(classifyFailure({ ...outcome, receivedAt: yield* Clock.currentTimeMillis }))
         })
+
+      /**
+       * One HTTP request as a span of its own (no headers, no body). The
+       * record's span (see post) counts the attempts, so each one knows how
+       * many came before it.
+       */
+      const traced = <E extends { readonly _tag: string }>(record: DeploymentRecord, request: Effect.Effect<void, E>) =>
+        Effect.currentSpan.pipe(
+          Effect.map((recordSpan) => {
+            const before = Number(recordSpan.attributes.get(SpanAttribute.attempts) ?? 0)
+            recordSpan.attribute(SpanAttribute.attempts, before + 1)
+            return before
+          }),
+          Effect.orElseSucceed(() => 0),
+          Effect.flatMap((retries) =>
+            request.pipe(
+              Effect.tapBoth({
+                onSuccess: () => Effect.annotateCurrentSpan(SpanAttribute.outcome, "ok"),
+                onFailure: (e) => Effect.annotateCurrentSpan(SpanAttribute.outcome, attemptOutcome(e._tag))
+              }),
+              Effect.withSpan(SpanName.postAttempt, {
+                kind: "client",
+                attributes: {
+                  [SpanAttribute.deploymentName]: record.deployment_name,
+                  [SpanAttribute.httpMethod]: "POST",
+                  [SpanAttribute.retryCount]: retries
+                },
+                captureStackTrace: false
+              })
+            )
+          )
+        )
 
       // One attempt: a throttle token, a concurrency permit, the shared
       // rate-limit gate, then the request; what the answer means is counted.
       const attempt = (record: DeploymentRecord) =>
         // The gate comes last, right before sending: a request that waited
         // for a token or a permit must still not go out during a limit.
-        throttle(inFlight.withPermits(1)(gate.guard(send(record), (e) => e._tag === "RateLimited" ? e.wait : undefined))).pipe(
+        throttle(inFlight.withPermits(1)(gate.guard(traced(record, send(record)), (e) => e._tag === "RateLimited" ? e.wait : undefined))).pipe(
           Effect.tapErrorTag("RateLimited", (e) =>
             Effect.sync(() => metrics.postRateLimited.inc()).pipe(
               Effect.zipRight(Effect.logWarning("GitHub rate limit reached; all requests wait").pipe(
@@ -130,7 +164,7 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
               else metrics.postHardFail.inc()
             })
           ),
-          Effect.withSpan("github.postDeploymentRecord", {
+          Effect.withSpan(SpanName.postRecord, {
             attributes: { deployment_name: record.deployment_name, status: record.status },
             captureStackTrace: false
           })
@@ -140,6 +174,9 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
     })
   }
 ) {}
+
+/** An attempt's outcome for its span: `SoftFailure` -> `soft_failure`. */
+const attemptOutcome = (tag: string): string => tag.replace(/(?<=[a-z])(?=[A-Z])/g, "_").toLowerCase()
 
 /**
  * The HTTP client for GitHub, with its own undici Agent. The request timeout

@@ -1,0 +1,126 @@
+import { Clock, Effect, Exit, type Tracer } from "effect"
+
+// One trace per pod event. Its root is the watch receipt; the rest hang
+// under it whenever (and on whichever fiber) they happen:
+//
+//   deployment_tracker.watch_receipt       root, ends at once (the moment the watch delivered the event)
+//   ├─ deployment_tracker.queue_wait       receipt (or requeue) -> a worker starts the event
+//   └─ (the worker's processing span)      e.g. controller.processEvent
+//      ├─ deployment_tracker.record_build  owner chain + records
+//      └─ github.postDeploymentRecord      one record, all its attempts
+//         └─ github.post_record.attempt    one HTTP request: status, retry_count, outcome
+//
+// The root ends at receipt rather than when processing ends: an event may be
+// coalesced with a newer one, requeued or never handled (shutdown), and a
+// root that never ends would lose the whole trace.
+
+/** The span names, shared by the controller and the GitHub client. */
+export const SpanName = {
+  watchReceipt: "deployment_tracker.watch_receipt",
+  queueWait: "deployment_tracker.queue_wait",
+  recordBuild: "deployment_tracker.record_build",
+  postRecord: "github.postDeploymentRecord",
+  postAttempt: "github.post_record.attempt"
+} as const
+
+/**
+ * Span attribute names. The plain ones are the keys the JSON logs use, so a
+ * trace and its log lines can be matched; HTTP ones follow OpenTelemetry's
+ * semantic conventions. Never a token, header or record body.
+ */
+export const SpanAttribute = {
+  /** `CREATED` or `DELETED`. */
+  eventType: "event_type",
+  namespace: "namespace",
+  pod: "pod",
+  deploymentName: "deployment_name",
+  /** How often the event went back to the work queue before this wait (0 the first time). */
+  requeueCount: "requeue_count",
+  /** Records built for the event (ready to post). */
+  recordCount: "record_count",
+  httpMethod: "http.request.method",
+  httpStatus: "http.response.status_code",
+  /** On an attempt: attempts of the same record before it (0 for the first request). */
+  retryCount: "retry_count",
+  /** On a record's span: the HTTP requests it took. */
+  attempts: "attempts",
+  /** What an attempt or event came to, e.g. `ok`, `soft_failure`, `coalesced`. */
+  outcome: "outcome"
+} as const
+
+/** The part of a pod event a trace describes. */
+export interface TracedEvent {
+  readonly type: string
+  readonly pod: { readonly namespace: string; readonly name: string }
+}
+
+/**
+ * What travels with a pod event from the watch to a worker: the trace's
+ * root and the open queue-wait span. Holding it costs two span objects; a
+ * trace whose queue wait never ends is simply not exported.
+ */
+export interface EventTrace {
+  readonly receipt: Tracer.Span
+  readonly queueWait: Tracer.Span
+  readonly requeues: number
+}
+
+const eventAttributes = (event: TracedEvent) => ({
+  [SpanAttribute.eventType]: event.type,
+  [SpanAttribute.namespace]: event.pod.namespace,
+  [SpanAttribute.pod]: event.pod.name
+})
+
+const openQueueWait = (receipt: Tracer.Span, requeues: number) =>
+  Effect.makeSpan(SpanName.queueWait, {
+    parent: receipt,
+    attributes: { [SpanAttribute.requeueCount]: requeues },
+    captureStackTrace: false
+  })
+
+const endSpan = (span: Tracer.Span) =>
+  Clock.currentTimeNanos.pipe(Effect.map((now) => span.end(now, Exit.void)))
+
+/**
+ * Starts the event's trace: call it where the watch delivers the event,
+ * before queueing it. A new root, whatever span the watch fiber is in.
+ */
+export const traceReceipt = (event: TracedEvent): Effect.Effect<EventTrace> =>
+  Effect.gen(function*() {
+    const receipt = yield* Effect.makeSpan(SpanName.watchReceipt, {
+      root: true,
+      kind: "consumer",
+      attributes: eventAttributes(event),
+      captureStackTrace: false
+    })
+    yield* endSpan(receipt)
+    const queueWait = yield* openQueueWait(receipt, 0)
+    return { receipt, queueWait, requeues: 0 }
+  })
+
+/**
+ * Runs the handling of the event inside its trace: ends the queue wait
+ * (now), then every span `handle` makes is a child of the receipt.
+ */
+export const continueTrace = (trace: EventTrace) => <A, E, R>(handle: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  endSpan(trace.queueWait).pipe(Effect.zipRight(Effect.withParentSpan(handle, trace.receipt)))
+
+/** The event goes back to the work queue: a new queue wait starts now, in the same trace. */
+export const traceRequeue = (trace: EventTrace): Effect.Effect<EventTrace> =>
+  openQueueWait(trace.receipt, trace.requeues + 1).pipe(
+    Effect.map((queueWait) => ({ receipt: trace.receipt, queueWait, requeues: trace.requeues + 1 }))
+  )
+
+/**
+ * The event will not be handled (replaced by a newer one of its pod, or
+ * dropped at shutdown): ends its queue wait with that outcome, so the trace
+ * says why it stops there.
+ */
+export const traceAbandoned = (trace: EventTrace, outcome: string): Effect.Effect<void> =>
+  Effect.sync(() => trace.queueWait.attribute(SpanAttribute.outcome, outcome)).pipe(
+    Effect.zipRight(endSpan(trace.queueWait))
+  )
+
+/** Wraps the owner-chain lookup and record building of one event. */
+export const withRecordBuildSpan = <A, E, R>(build: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withSpan(build, SpanName.recordBuild, { captureStackTrace: false })
