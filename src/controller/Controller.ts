@@ -7,8 +7,10 @@ import { Metrics } from "../observability/Metrics.ts"
 import { Readiness } from "../observability/Readiness.ts"
 import { eventForChange, eventForDelete } from "./eventRules.ts"
 import { EventProcessor } from "./EventProcessor.ts"
+import { WorkloadWatches } from "../workload/WorkloadWatches.ts"
+import type { ObjectMeta } from "../workload/ObjectMeta.ts"
 import { appendEvent } from "./pendingEvents.ts"
-import type { PodEvent } from "./PodEvent.ts"
+import type { EventType, WorkEvent } from "./PodEvent.ts"
 import { makeWorkQueue } from "./WorkQueue.ts"
 
 export class CacheSyncTimeout extends Data.TaggedError("CacheSyncTimeout")<{
@@ -25,12 +27,17 @@ export const CACHE_SYNC_TIMEOUT = Duration.seconds(60)
  */
 export const WORK_QUEUE_CAPACITY = 10_000
 
+/** Queue key of a workload's deletion: one per workload object. */
+const workloadKey = (workload: ObjectMeta) => `workload:${workload.uid}`
+
 /**
- * The controller: pod watch -> event rules -> keyed work queue -> workers ->
- * records -> GitHub. Pod events wait per pod key in `pending` (in order,
- * consecutive events of the same type coalesced to the newest snapshot);
- * the queue carries the keys, so a pod is never handled by two workers at
- * once and a burst of updates to one pod costs one queue slot.
+ * The controller: pod and workload watches -> event rules -> keyed work
+ * queue -> workers -> records -> GitHub. Events wait per key (a pod, or a
+ * deleted workload) in `pending` (in order, consecutive events of the same
+ * type coalesced to the newest snapshot); the queue carries the keys, so a
+ * key is never handled by two workers at once and a burst of updates to one
+ * pod costs one queue slot. Every event gets a receipt number, which the
+ * processor uses to order records of one workload across pods.
  */
 export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   const config = yield* Config
@@ -38,32 +45,54 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   const readiness = yield* Readiness
   const processor = yield* EventProcessor
   const pods = yield* makePodWatch
+  const workloads = yield* WorkloadWatches
   const queue = yield* makeWorkQueue<string>({ capacity: WORK_QUEUE_CAPACITY })
-  const pending = new Map<string, ReadonlyArray<PodEvent>>()
+  const pending = new Map<string, ReadonlyArray<WorkEvent>>()
   const watchFibers = yield* FiberSet.make()
   const workerFibers = yield* FiberSet.make()
+  // Receipt order across all watches; only this layer's fibers touch it.
+  let received = 0
 
-  const enqueue = (event: PodEvent) =>
+  const enqueue = (key: string, event: (seq: number) => WorkEvent) =>
     Effect.suspend(() => {
-      const key = podKey(event.pod)
-      pending.set(key, appendEvent(pending.get(key), event))
+      pending.set(key, appendEvent(pending.get(key), event(++received)))
       return queue.add(key)
     })
 
-  const handleDelta = (delta: Delta<SlimPod>): Effect.Effect<void> => {
+  const handlePodDelta = (delta: Delta<SlimPod>): Effect.Effect<void> => {
     switch (delta._tag) {
       case "Synced":
         return Effect.void
       case "Upsert": {
         const type = eventForChange(delta.previous, delta.current)
-        return type === undefined ? Effect.void : enqueue({ type, pod: delta.current })
+        return type === undefined ? Effect.void : enqueue(podKey(delta.current), (seq) => ({ type, pod: delta.current, seq }))
       }
       case "Delete": {
         const type = eventForDelete(delta.last)
-        return type === undefined ? Effect.void : enqueue({ type, pod: delta.last })
+        return type === undefined ? Effect.void : enqueue(podKey(delta.last), (seq) => ({ type, pod: delta.last, seq }))
       }
     }
   }
+
+  /** A workload deleted, or marked for deletion (foreground cascading deletion), is gone. */
+  const handleWorkloadDelta = (delta: Delta<ObjectMeta>): Effect.Effect<void> => {
+    switch (delta._tag) {
+      case "Synced":
+        return Effect.void
+      case "Upsert": {
+        const { current, previous } = delta
+        return current.deleting && previous?.deleting !== true
+          ? enqueue(workloadKey(current), (seq) => ({ type: "WORKLOAD_DELETED", workload: current, seq }))
+          : Effect.void
+      }
+      case "Delete": {
+        const { last } = delta
+        return enqueue(workloadKey(last), (seq) => ({ type: "WORKLOAD_DELETED", workload: last, seq }))
+      }
+    }
+  }
+
+  const eventType = (event: WorkEvent): EventType => event.type
 
   /** Handles every pending event of one key, in order; stops at the first that must be retried. */
   const processKey = (key: string) =>
@@ -75,7 +104,7 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
         const started = yield* Clock.currentTimeMillis
         const outcome = yield* processor.process(event)
         const finished = yield* Clock.currentTimeMillis
-        metrics.eventProcessed(event.type, outcome === "done", (finished - started) / 1000)
+        metrics.eventProcessed(eventType(event), outcome === "done", (finished - started) / 1000)
         if (outcome === "retry") {
           // Put the rest back in front of anything that arrived meanwhile,
           // so events for a pod are always handled in the order they happened.
@@ -95,7 +124,7 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
         Effect.catchAllCause((cause) =>
           Cause.isInterruptedOnly(cause)
             ? Effect.failCause(cause)
-            : Effect.logError("Unexpected failure handling a pod; will retry", cause).pipe(
+            : Effect.logError("Unexpected failure handling an event; will retry", cause).pipe(
               Effect.zipRight(queue.addRateLimited(key))
             )
         ),
@@ -109,9 +138,11 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   const updateGauges = Effect.gen(function*() {
     metrics.workQueueDepth.set(yield* queue.size)
     metrics.cachedPods.set(pods.size())
+    metrics.cachedWorkloads.set(workloads.size())
   }).pipe(Effect.repeat(Schedule.spaced("5 seconds")))
 
-  yield* FiberSet.run(watchFibers, pods.deltas.pipe(Stream.runForEach(handleDelta)))
+  yield* FiberSet.run(watchFibers, pods.deltas.pipe(Stream.runForEach(handlePodDelta)))
+  yield* FiberSet.run(watchFibers, workloads.deltas.pipe(Stream.runForEach(handleWorkloadDelta)))
   yield* FiberSet.run(watchFibers, updateGauges)
   for (let i = 0; i < config.workers; i++) {
     yield* FiberSet.run(workerFibers, worker.pipe(Effect.annotateLogs({ worker: i })))
@@ -134,19 +165,19 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
     })
   )
 
-  yield* pods.synced.pipe(
+  yield* Effect.all([pods.synced, workloads.synced], { concurrency: "unbounded", discard: true }).pipe(
     Effect.timeoutFail({
       duration: CACHE_SYNC_TIMEOUT,
       onTimeout: () =>
         new CacheSyncTimeout({
-          message: `the pod cache did not sync within ${
+          message: `the caches did not sync within ${
             Duration.format(CACHE_SYNC_TIMEOUT)
-          }: check that the API server is reachable and that RBAC lets this service account list and watch pods`
+          }: check that the API server is reachable and that RBAC lets this service account list and watch pods, deployments, daemonsets, statefulsets, jobs and cronjobs`
         })
     })
   )
   yield* readiness.markSynced
   yield* Effect.logInfo("Pod cache synced; controller running").pipe(
-    Effect.annotateLogs({ pods: pods.size(), workers: config.workers })
+    Effect.annotateLogs({ pods: pods.size(), workloads: workloads.size(), workers: config.workers })
   )
 }))

@@ -1,13 +1,17 @@
-import { Effect, Option } from "effect"
+import { Clock, Effect, Option } from "effect"
 import { Config } from "../config/Config.ts"
 import { DeploymentRecordClient } from "../github/DeploymentRecordClient.ts"
+import type { KubeApiError } from "../kube/KubeApi.ts"
+import type { SlimPod } from "../kube/SlimPod.ts"
+import { aggregateAnnotations, GITHUB_REPOSITORY_KEY, RUNTIME_RISKS_KEY } from "../metadata/annotations.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import type { DeploymentRecord, RecordStatus } from "../record/DeploymentRecord.ts"
 import { buildRecords } from "../record/buildRecords.ts"
-import { WorkloadResolver } from "../workload/Workload.ts"
+import { type Workload, workloadIdentity, WorkloadResolver } from "../workload/Workload.ts"
+import { makeDeploymentLedger, sameOwner, type WorkloadRef } from "./DeploymentLedger.ts"
 import { makeExpiringSet } from "./ExpiringSet.ts"
 import { makeKeyedMutex } from "./KeyedMutex.ts"
-import type { PodEvent } from "./PodEvent.ts"
+import type { PodEvent, WorkEvent } from "./PodEvent.ts"
 
 /** What became of one event: `retry` hands it back to the work queue. */
 export type EventOutcome = "done" | "retry"
@@ -15,15 +19,34 @@ export type EventOutcome = "done" | "retry"
 /** The original's cache lifetimes. */
 export const SEEN_RECORD_LIFETIME = "2 minutes"
 export const UNKNOWN_ARTIFACT_LIFETIME = "1 hour"
+/** A deleted workload's uid never comes back; an hour outlives any event still queued for it. */
+export const GONE_WORKLOAD_LIFETIME = "1 hour"
 
 const seenKey = (status: RecordStatus, record: DeploymentRecord) => `${status}||${record.deployment_name}||${record.digest}`
 
+/** What became of one record. */
+type PostOutcome = "sent" | "skipped" | "retry"
+
+const annotationKind = (key: string) =>
+  key === RUNTIME_RISKS_KEY ? "runtime-risks" as const : key === GITHUB_REPOSITORY_KEY ? "github-repository" as const : "tag" as const
+
 /**
- * Turns one pod event into deployment records and posts them. Per record:
- * skipped when posted in the last 2 minutes or when its digest had no
- * attestation in the last hour; a record that violates the API's rules is
- * never sent (logged, counted). Client errors and unknown artifacts are
- * final; only hard failures make the event worth retrying.
+ * Turns events into deployment records and posts them.
+ *
+ * - CREATED: one `deployed` record per container of the pod's workload,
+ *   with runtime risks, tags and repository from the annotations of the pod
+ *   and its owners.
+ * - DELETED: nothing while the workload exists (scale-down, rollout, a
+ *   finished CronJob run); once it is gone, `decommissioned` for every name
+ *   it deployed.
+ * - WORKLOAD_DELETED (from the workload watches): the same decommission,
+ *   for names whose pods went away before their workload did.
+ *
+ * Per record: skipped when posted in the last 2 minutes or when its digest
+ * had no attestation in the last hour; a record that violates the API's
+ * rules is never sent (logged, counted). The ledger decides order between
+ * events (see DeploymentLedger.ts); one post per deployment_name is in
+ * flight at a time. Only hard failures make an event worth retrying.
  */
 export class EventProcessor extends Effect.Service<EventProcessor>()("deployment-tracker/EventProcessor", {
   effect: Effect.gen(function*() {
@@ -33,30 +56,36 @@ export class EventProcessor extends Effect.Service<EventProcessor>()("deployment
     const client = yield* DeploymentRecordClient
     const seen = yield* makeExpiringSet(SEEN_RECORD_LIFETIME)
     const unknownArtifacts = yield* makeExpiringSet(UNKNOWN_ARTIFACT_LIFETIME)
-    // Pods of one workload share deployment_names: only one post per name
-    // is in flight, and the next one sees the first in the seen cache.
+    const goneWorkloads = yield* makeExpiringSet(GONE_WORKLOAD_LIFETIME)
+    const ledger = makeDeploymentLedger()
     const deploymentNames = yield* makeKeyedMutex
 
-    /** Posts one record; true when the event should be retried for it. */
-    const postRecord = (record: DeploymentRecord) =>
+    /** Sends one record unless a cache says it is not needed. */
+    const send = (record: DeploymentRecord): Effect.Effect<PostOutcome> =>
       Effect.gen(function*() {
         const key = seenKey(record.status, record)
         if (yield* seen.has(key)) {
           yield* Effect.logDebug("Record posted recently; skipping")
-          return false
+          return "skipped" as const
         }
         if (yield* unknownArtifacts.has(record.digest)) {
           metrics.postUnknownArtifactCacheHit.inc()
           yield* Effect.logDebug("Digest had no attestation recently; skipping")
-          return false
+          return "skipped" as const
         }
-        return yield* client.post(record).pipe(
+        const posted = config.dryRun
+          ? Effect.sync(() => metrics.recordDryRun(record.status)).pipe(
+            Effect.zipRight(Effect.logInfo("Dry run: record built and validated, not sent").pipe(
+              Effect.annotateLogs({ record: JSON.stringify(record) })
+            ))
+          )
+          : client.post(record).pipe(Effect.zipRight(Effect.logInfo("Posted record")))
+        return yield* posted.pipe(
           Effect.zipRight(Effect.gen(function*() {
             yield* seen.add(key)
             // A new status for the name makes the opposite one postable again.
             yield* seen.delete(seenKey(record.status === "deployed" ? "decommissioned" : "deployed", record))
-            yield* Effect.logInfo("Posted record")
-            return false
+            return "sent" as const
           })),
           Effect.catchTags({
             NoArtifact: (e) =>
@@ -64,50 +93,107 @@ export class EventProcessor extends Effect.Service<EventProcessor>()("deployment
                 Effect.zipRight(Effect.logInfo("No artifact found; digest cached as unknown").pipe(
                   Effect.annotateLogs({ reason: e.message })
                 )),
-                Effect.as(false)
+                Effect.as("sent" as const)
               ),
             ClientError: (e) =>
               Effect.logWarning("GitHub refused the record; not retrying").pipe(
                 Effect.annotateLogs({ http_status: e.status, error: e.message }),
-                Effect.as(false)
+                Effect.as("sent" as const)
               ),
             HardFailure: (e) =>
               Effect.logError("Posting the record failed; the event will be retried").pipe(
                 Effect.annotateLogs({ error: e.reason }),
-                Effect.as(true)
+                Effect.as("retry" as const)
               )
-          }),
-          Effect.annotateLogs({
-            name: record.name,
-            deployment_name: record.deployment_name,
-            digest: record.digest,
-            status: record.status
           })
         )
+      }).pipe(
+        Effect.annotateLogs({
+          name: record.name,
+          deployment_name: record.deployment_name,
+          digest: record.digest,
+          status: record.status
+        })
+      )
+
+    /** `deployed`, unless a newer event of the same workload already reported the name, or the workload is gone. */
+    const deploy = (record: DeploymentRecord, owner: WorkloadRef, seq: number) =>
+      Effect.gen(function*() {
+        const entry = ledger.get(record.deployment_name)
+        if (entry !== undefined && sameOwner(entry.owner, owner)) {
+          if (entry.status === "decommissioned") {
+            yield* Effect.logDebug("Workload already decommissioned; not deploying it again")
+            return "skipped" as const
+          }
+          if (seq < entry.seq) {
+            yield* Effect.logDebug("A newer event already reported this deployment name; skipping")
+            return "skipped" as const
+          }
+        }
+        const outcome = yield* send(record)
+        if (outcome !== "retry") {
+          const now = yield* Clock.currentTimeMillis
+          ledger.set({ owner, status: "deployed", seq, record }, now)
+        }
+        return outcome
       }).pipe(deploymentNames.withKey(record.deployment_name))
 
-    const process = (event: PodEvent): Effect.Effect<EventOutcome> =>
+    /**
+     * `decommissioned` for one name of a gone workload: once, and only while
+     * the name still belongs to that workload (not to a newer one of the
+     * same name). `fallback` is the pod's own record, for names this process
+     * never saw deployed.
+     */
+    const decommission = (deploymentName: string, owner: WorkloadRef, seq: number, fallback: DeploymentRecord | undefined) =>
       Effect.gen(function*() {
-        const { pod } = event
-        const found = yield* workloads.resolve(pod)
-        if (Option.isNone(found)) {
-          yield* Effect.logDebug("Pod has no supported owner; ignoring")
-          return "done" as const
+        const entry = ledger.get(deploymentName)
+        if (entry !== undefined && !sameOwner(entry.owner, owner)) {
+          yield* Effect.logDebug("Deployment name now belongs to another workload; not decommissioning it")
+          return "skipped" as const
         }
-        const workload = found.value
-        if (event.type === "DELETED" && (yield* workloads.isActive(workload))) {
-          // Scale-down, rollout or a replaced pod: the name is still deployed.
-          yield* Effect.logDebug("Workload still exists; pod delete is not a decommission")
-          return "done" as const
+        if (entry !== undefined && entry.status === "decommissioned") return "skipped" as const
+        const basis = entry?.record ?? fallback
+        if (basis === undefined) return "skipped" as const
+        const record: DeploymentRecord = { ...basis, status: "decommissioned" }
+        const outcome = yield* send(record)
+        if (outcome !== "retry") {
+          const now = yield* Clock.currentTimeMillis
+          ledger.set({ owner, status: "decommissioned", seq: Math.max(seq, entry?.seq ?? seq), record }, now)
+        }
+        return outcome
+      }).pipe(deploymentNames.withKey(deploymentName))
+
+    /** Every name the workload deployed (and the pod's own, if given) becomes `decommissioned`. */
+    const decommissionWorkload = (owner: WorkloadRef, seq: number, podRecords: ReadonlyArray<DeploymentRecord>) =>
+      Effect.gen(function*() {
+        yield* goneWorkloads.add(workloadIdentity(owner))
+        const fallbacks = new Map(podRecords.map((record) => [record.deployment_name, record]))
+        const names = new Set([...ledger.namesOf(owner), ...fallbacks.keys()])
+        const outcomes = yield* Effect.forEach([...names].sort(), (name) => decommission(name, owner, seq, fallbacks.get(name)))
+        return outcomes
+      })
+
+    /** The pod's records, with the annotation metadata of its chain; problems logged and counted. */
+    const podRecords = (pod: SlimPod, workload: Workload, status: RecordStatus) =>
+      Effect.gen(function*() {
+        const metadata = aggregateAnnotations([pod.annotations, ...workload.ownerAnnotations])
+        for (const dropped of metadata.dropped) {
+          metrics.annotationInvalid(annotationKind(dropped.key))
+          yield* Effect.logWarning("Invalid annotation left out of the records").pipe(
+            Effect.annotateLogs({ annotation: dropped.key, reason: dropped.reason })
+          )
         }
         const outcomes = buildRecords({
           pod,
-          status: event.type === "DELETED" ? "decommissioned" : "deployed",
+          status,
           workloadName: workload.name,
           template: config.deploymentNameTemplate,
           logicalEnvironment: config.logicalEnvironment,
           physicalEnvironment: config.physicalEnvironment,
-          cluster: config.cluster
+          cluster: config.cluster,
+          runtimeRisks: metadata.runtimeRisks,
+          tags: metadata.tags,
+          ...(metadata.githubRepository !== undefined ? { githubRepository: metadata.githubRepository } : {})
         })
         const ready: Array<DeploymentRecord> = []
         for (const outcome of outcomes) {
@@ -130,22 +216,76 @@ export class EventProcessor extends Effect.Service<EventProcessor>()("deployment
               ready.push(outcome.record)
           }
         }
-        const retries = yield* Effect.forEach(ready, postRecord)
-        const retry = retries.some((r) => r)
-        return retry ? "retry" as const : "done" as const
+        return ready
+      })
+
+    const toOutcome = (outcomes: ReadonlyArray<PostOutcome>): EventOutcome =>
+      outcomes.includes("retry") ? "retry" : "done"
+
+    const processPod = (event: PodEvent): Effect.Effect<EventOutcome, KubeApiError> =>
+      Effect.gen(function*() {
+        const { pod } = event
+        const found = yield* workloads.resolve(pod)
+        if (Option.isNone(found)) {
+          yield* Effect.logDebug("Pod has no supported owner; ignoring")
+          return "done" as const
+        }
+        const workload = found.value
+        if (event.type === "CREATED") {
+          if (yield* goneWorkloads.has(workloadIdentity(workload))) {
+            yield* Effect.logDebug("Workload is gone; a late start of one of its pods is not reported")
+            return "done" as const
+          }
+          const records = yield* podRecords(pod, workload, "deployed")
+          return toOutcome(yield* Effect.forEach(records, (record) => deploy(record, workload, event.seq)))
+        }
+        if (yield* workloads.isActive(workload)) {
+          // Scale-down, rollout or a replaced pod: the name is still deployed.
+          // The pod's names are remembered (if new to us), so the workload's
+          // own deletion later can decommission them.
+          const records = yield* podRecords(pod, workload, "deployed")
+          const now = yield* Clock.currentTimeMillis
+          for (const record of records) {
+            if (ledger.get(record.deployment_name) === undefined) {
+              ledger.set({ owner: workload, status: "deployed", seq: event.seq, record }, now)
+            }
+          }
+          yield* Effect.logDebug("Workload still exists; pod delete is not a decommission")
+          return "done" as const
+        }
+        const records = yield* podRecords(pod, workload, "decommissioned")
+        return toOutcome(yield* decommissionWorkload(workload, event.seq, records))
       }).pipe(
+        Effect.annotateLogs({ event_type: event.type, namespace: event.pod.namespace, pod: event.pod.name })
+      )
+
+    const processWorkload = (event: Extract<WorkEvent, { readonly type: "WORKLOAD_DELETED" }>) =>
+      Effect.gen(function*() {
+        const { workload } = event
+        // A CronJob's Jobs come and go with every run; only the CronJob is the workload.
+        if (workload.kind === "Job" && workload.controller?.kind === "CronJob") return "done" as const
+        return toOutcome(yield* decommissionWorkload(workload, event.seq, []))
+      }).pipe(
+        Effect.annotateLogs({
+          event_type: event.type,
+          namespace: event.workload.namespace,
+          workload: `${event.workload.kind}/${event.workload.name}`
+        })
+      )
+
+    const process = (event: WorkEvent): Effect.Effect<EventOutcome> =>
+      (event.type === "WORKLOAD_DELETED" ? processWorkload(event) : processPod(event)).pipe(
         Effect.catchTag("KubeApiError", (e) =>
-          Effect.logWarning("Could not tell whether the workload still exists; the event will be retried").pipe(
+          Effect.logWarning("Could not read the workload from the API; the event will be retried").pipe(
             Effect.annotateLogs({ status: e.status, error: e.message }),
             Effect.as("retry" as const)
           )),
-        Effect.annotateLogs({ event_type: event.type, namespace: event.pod.namespace, pod: event.pod.name }),
         Effect.withSpan("controller.processEvent", {
-          attributes: { event_type: event.type, namespace: event.pod.namespace, pod: event.pod.name },
+          attributes: { event_type: event.type },
           captureStackTrace: false
         })
       )
 
-    return { process } as const
+    return { process, ledgerSize: () => ledger.size() } as const
   })
 }) {}

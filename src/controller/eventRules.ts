@@ -1,5 +1,5 @@
 import type { PodPhase, SlimOwnerReference, SlimPod } from "../kube/SlimPod.ts"
-import type { EventType } from "./PodEvent.ts"
+import type { PodEventType } from "./PodEvent.ts"
 
 /**
  * Which pod changes become work, following the original controller.
@@ -50,7 +50,7 @@ export const isTerminalPhase = (phase: PodPhase): boolean => phase === "Succeede
  * - Anything else, including Running -> Running re-deliveries after a
  *   relist and Running -> terminal: nothing.
  */
-export const eventForChange = (previous: SlimPod | undefined, current: SlimPod): EventType | undefined => {
+export const eventForChange = (previous: SlimPod | undefined, current: SlimPod): PodEventType | undefined => {
   const phase = current.phase
   if (phase === "Running") {
     if (previous === undefined) return hasSupportedOwner(current) ? "CREATED" : undefined
@@ -71,5 +71,5 @@ export const eventForChange = (previous: SlimPod | undefined, current: SlimPod):
  * later, against the workload. Pods without one are ignored here as on the
  * way in: they were never reported, so they must not be decommissioned.
  */
-export const eventForDelete = (pod: SlimPod): EventType | undefined =>
+export const eventForDelete = (pod: SlimPod): PodEventType | undefined =>
   hasSupportedOwner(pod) ? "DELETED" : undefined

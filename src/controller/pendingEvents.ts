@@ -1,4 +1,4 @@
-import type { PodEvent } from "./PodEvent.ts"
+import type { WorkEvent } from "./PodEvent.ts"
 
 /**
  * Adds an event to the ones waiting for a pod. Consecutive events of the
@@ -7,9 +7,9 @@ import type { PodEvent } from "./PodEvent.ts"
  * the same name (StatefulSets do this) is reported in order.
  */
 export const appendEvent = (
-  waiting: ReadonlyArray<PodEvent> | undefined,
-  event: PodEvent
-): ReadonlyArray<PodEvent> => {
+  waiting: ReadonlyArray<WorkEvent> | undefined,
+  event: WorkEvent
+): ReadonlyArray<WorkEvent> => {
   if (waiting === undefined || waiting.length === 0) return [event]
   const last = waiting[waiting.length - 1]!
   return last.type === event.type ? [...waiting.slice(0, -1), event] : [...waiting, event]

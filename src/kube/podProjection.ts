@@ -24,7 +24,7 @@ const NO_CONTAINERS: ReadonlyArray<SlimContainer> = Object.freeze([])
 
 type JsonObject = { readonly [key: string]: unknown }
 
-const isObject = (value: unknown): value is JsonObject => typeof value === "object" && value !== null
+export const isObject = (value: unknown): value is JsonObject => typeof value === "object" && value !== null
 
 const failure = (reason: string): ProjectionResult => ({ ok: false, reason })
 
@@ -55,13 +55,13 @@ const toEpochMillis = (value: unknown): number => {
 }
 
 /** A string field, or undefined when absent or not a string. */
-const stringField = (object: JsonObject, key: string): string | undefined => {
+export const stringField = (object: JsonObject, key: string): string | undefined => {
   const value = object[key]
   return typeof value === "string" ? value : undefined
 }
 
 /** Returns the owners, or a string naming the bad field. */
-const projectOwners = (raw: unknown): ReadonlyArray<SlimOwnerReference> | string => {
+export const projectOwners = (raw: unknown): ReadonlyArray<SlimOwnerReference> | string => {
   if (raw === undefined || raw === null) return NO_OWNERS
   if (!Array.isArray(raw)) return "metadata.ownerReferences is not an array"
   const count = raw.length
@@ -86,7 +86,7 @@ const projectOwners = (raw: unknown): ReadonlyArray<SlimOwnerReference> | string
 }
 
 /** Only `metadata.github.com/*`; undefined when there are none (the usual case). */
-const projectAnnotations = (raw: unknown): Record<string, string> | undefined => {
+export const projectAnnotations = (raw: unknown): Record<string, string> | undefined => {
   if (!isObject(raw)) return undefined
   let kept: Record<string, string> | undefined
   for (const key in raw) {

@@ -46,13 +46,23 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
       "Records not sent because they violate the API's published constraints, by field",
       "field"
     )
+    const annotationsInvalid = labelledCounter(
+      "deployment_tracker_annotations_invalid_total",
+      "metadata.github.com/* annotation values left out of records because they are invalid, by annotation (runtime-risks, tag, github-repository)",
+      "annotation"
+    )
+    const recordsDryRun = labelledCounter(
+      "deployment_tracker_records_dry_run_total",
+      "Records built and validated but not sent because of -dry-run, by status",
+      "status"
+    )
     const podsUndecodable = counter(
       "deployment_tracker_watch_objects_invalid_total",
-      "Objects from the Kubernetes watch that could not be read as pods (logged and skipped)"
+      "Objects from the Kubernetes watches (pods and workloads) that could not be read (logged and skipped)"
     )
     const watchRestarts = labelledCounter(
       "deployment_tracker_watch_restarts_total",
-      "Pod watch restarts, by reason (closed, expired, error)",
+      "Watch restarts (pods and workloads), by reason (closed, expired, error)",
       "reason"
     )
     const workQueueDepth = new Prom.Gauge({
@@ -63,6 +73,11 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
     const cachedPods = new Prom.Gauge({
       name: "deployment_tracker_cached_pods",
       help: "Pods held in the slim pod cache",
+      registers
+    })
+    const cachedWorkloads = new Prom.Gauge({
+      name: "deployment_tracker_cached_workloads",
+      help: "Workloads (Deployments, DaemonSets, StatefulSets, Jobs, CronJobs) held in the metadata caches",
       registers
     })
 
@@ -88,10 +103,13 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
       postHardFail: counter("deptracker_post_record_hard_fail", "The total number of hard post failures"),
       postClientError: counter("deptracker_post_record_client_error", "The total number of non-retryable client failures"),
       recordInvalid: (field: string) => recordsInvalid.inc({ field }),
+      annotationInvalid: (annotation: "runtime-risks" | "tag" | "github-repository") => annotationsInvalid.inc({ annotation }),
+      recordDryRun: (status: "deployed" | "decommissioned") => recordsDryRun.inc({ status }),
       podUndecodable: podsUndecodable,
       watchRestart: (reason: "closed" | "expired" | "error") => watchRestarts.inc({ reason }),
       workQueueDepth,
       cachedPods,
+      cachedWorkloads,
       render: Effect.promise(() => registry.metrics()),
       contentType: registry.contentType
     } as const

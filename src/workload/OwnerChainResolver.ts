@@ -1,88 +1,62 @@
-import { Clock, Duration, Effect, Layer, Option, Schema } from "effect"
+import { Clock, Duration, Effect, Layer, Option } from "effect"
 import { controllingOwner } from "../controller/eventRules.ts"
 import { KubeApi, KubeApiError } from "../kube/KubeApi.ts"
 import type { SlimOwnerReference, SlimPod } from "../kube/SlimPod.ts"
+import type { AnnotationMap } from "../metadata/annotations.ts"
+import { type ObjectMeta, objectKey, projectObjectMeta } from "./ObjectMeta.ts"
 import { type Workload, WorkloadResolver } from "./Workload.ts"
+import { apiPrefix, WATCHED_KINDS, WorkloadWatches } from "./WorkloadWatches.ts"
 
 /**
- * A workload with the API version it was found under. Custom kinds (an Argo
- * Rollout owning a ReplicaSet) have no path of their own in this module, so
- * `isActive` builds it from `apiVersion`; `resolve` always returns these.
- */
-export interface ResolvedWorkload extends Workload {
-  readonly apiVersion: string
-}
-
-/**
- * What the resolver needs to `get`, for checking the manifest's ClusterRole
- * against it. Argo Rollouts is the custom kind we know of; any other custom
- * controller of ReplicaSets needs its own rule for `isActive`.
+ * What the controller needs to read, for checking the manifest's ClusterRole
+ * against it: the watched workload kinds are listed and watched, ReplicaSets
+ * and Argo Rollouts (the custom owner of ReplicaSets we know of) are read one
+ * by one. Any other custom controller of ReplicaSets needs its own `get` rule.
  */
 export const OWNER_CHAIN_RBAC_RULES: ReadonlyArray<{
   readonly apiGroups: ReadonlyArray<string>
   readonly resources: ReadonlyArray<string>
   readonly verbs: ReadonlyArray<string>
 }> = [
-  { apiGroups: ["apps"], resources: ["replicasets", "deployments", "daemonsets", "statefulsets"], verbs: ["get"] },
-  { apiGroups: ["batch"], resources: ["jobs", "cronjobs"], verbs: ["get"] },
+  { apiGroups: ["apps"], resources: ["deployments", "daemonsets", "statefulsets"], verbs: ["get", "list", "watch"] },
+  { apiGroups: ["apps"], resources: ["replicasets"], verbs: ["get"] },
+  { apiGroups: ["batch"], resources: ["jobs", "cronjobs"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["argoproj.io"], resources: ["rollouts"], verbs: ["get"] }
 ]
 
 /** Owners change rarely; a minute keeps a burst of pods of one ReplicaSet to one GET. */
 export const OWNER_CACHE_TTL = Duration.seconds(60)
-/** Bounds memory on clusters with many ReplicaSets and Jobs; oldest entries go first. */
+/** Bounds memory on clusters with many ReplicaSets; oldest entries go first. */
 export const OWNER_CACHE_CAPACITY = 4096
 
-/** Paths of the built-in kinds, whatever apiVersion the caller carries. */
-const KNOWN_COLLECTIONS: Readonly<Record<string, { readonly apiVersion: string; readonly plural: string }>> = {
-  Deployment: { apiVersion: "apps/v1", plural: "deployments" },
-  DaemonSet: { apiVersion: "apps/v1", plural: "daemonsets" },
-  StatefulSet: { apiVersion: "apps/v1", plural: "statefulsets" },
-  ReplicaSet: { apiVersion: "apps/v1", plural: "replicasets" },
-  Job: { apiVersion: "batch/v1", plural: "jobs" },
-  CronJob: { apiVersion: "batch/v1", plural: "cronjobs" }
+const PLURALS: Readonly<Record<string, string>> = {
+  ReplicaSet: "replicasets",
+  ...Object.fromEntries(WATCHED_KINDS.map((watched) => [watched.kind, watched.plural]))
 }
-
-const objectPath = (apiVersion: string, plural: string, namespace: string, name: string): string => {
-  // The core group ("v1") lives under /api, named groups under /apis.
-  const prefix = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`
-  return `${prefix}/namespaces/${encodeURIComponent(namespace)}/${plural}/${encodeURIComponent(name)}`
+const API_VERSIONS: Readonly<Record<string, string>> = {
+  ReplicaSet: "apps/v1",
+  ...Object.fromEntries(WATCHED_KINDS.map((watched) => [watched.kind, watched.apiVersion]))
 }
 
 /**
  * The object's path, or undefined for a custom kind without an apiVersion.
- * For custom kinds the plural is assumed to be the lower-case kind + "s",
- * which holds for Argo Rollouts (`rollouts`); irregular plurals need API
+ * Built-in kinds use their own apiVersion whatever the reference says. For
+ * custom kinds the plural is assumed to be the lower-case kind + "s", which
+ * holds for Argo Rollouts (`rollouts`); irregular plurals need API
  * discovery, which is future work.
  */
-export const workloadPath = (workload: Workload | ResolvedWorkload): string | undefined => {
-  const known = KNOWN_COLLECTIONS[workload.kind]
-  if (known !== undefined) return objectPath(known.apiVersion, known.plural, workload.namespace, workload.name)
-  if (!("apiVersion" in workload) || workload.apiVersion === "") return undefined
-  return objectPath(workload.apiVersion, `${workload.kind.toLowerCase()}s`, workload.namespace, workload.name)
+export const objectPath = (kind: string, apiVersion: string, namespace: string, name: string): string | undefined => {
+  const version = API_VERSIONS[kind] ?? apiVersion
+  if (version === "") return undefined
+  const plural = PLURALS[kind] ?? `${kind.toLowerCase()}s`
+  return `${apiPrefix(version)}/namespaces/${encodeURIComponent(namespace)}/${plural}/${encodeURIComponent(name)}`
 }
 
-/** The part of an object the chain needs: its identity and controlling owner. */
-const ObjectMeta = Schema.Struct({
-  metadata: Schema.Struct({
-    uid: Schema.String,
-    ownerReferences: Schema.optional(Schema.NullOr(Schema.Array(Schema.Struct({
-      apiVersion: Schema.String,
-      kind: Schema.String,
-      name: Schema.String,
-      uid: Schema.String,
-      controller: Schema.optional(Schema.NullOr(Schema.Boolean))
-    }))))
-  })
-})
-
-interface OwnerMeta {
-  readonly uid: string
-  readonly controller: SlimOwnerReference | undefined
-}
+export const workloadPath = (workload: Pick<Workload, "kind" | "apiVersion" | "namespace" | "name">): string | undefined =>
+  objectPath(workload.kind, workload.apiVersion, workload.namespace, workload.name)
 
 interface CacheEntry {
-  readonly meta: OwnerMeta
+  readonly meta: ObjectMeta
   readonly expiresAt: number
 }
 
@@ -100,54 +74,52 @@ const deploymentOfReplicaSetName = (name: string): string | undefined => {
 /** A CronJob names its Jobs `<cronjob>-<scheduled time in minutes>`. */
 const cronJobOfJobName = (name: string): string | undefined => /^(.+)-\d+$/.exec(name)?.[1]
 
-export const makeOwnerChainResolver: Effect.Effect<WorkloadResolver["Type"], never, KubeApi> = Effect.gen(
-  function*() {
-    const api = yield* KubeApi
-    // Per resolver instance, keyed by namespace/kind/name; the uid is checked
-    // on read because names are reused after delete and recreate. A plain Map
-    // touched only inside Effect.sync: copying it per insert (a Ref of an
-    // immutable map) would cost O(capacity) per miss.
-    const cache = new Map<string, CacheEntry>()
+/**
+ * Follows a pod's controlling owners up to its workload:
+ * ReplicaSet -> Deployment (or a custom owner such as an Argo Rollout, or
+ * the ReplicaSet itself when bare); DaemonSet and StatefulSet directly;
+ * Job -> CronJob (or the Job itself). Watched kinds are answered from the
+ * workload caches, falling back to a GET while a cache has not seen the
+ * object yet; ReplicaSets and custom owners are read with GETs (metadata
+ * only) and kept for a minute.
+ */
+export const makeOwnerChainResolver: Effect.Effect<WorkloadResolver["Type"], never, KubeApi | WorkloadWatches> = Effect
+  .gen(
+    function*() {
+      const api = yield* KubeApi
+      const watches = yield* WorkloadWatches
+      // Keyed by kind/namespace/name; the uid is checked on read because names
+      // are reused. A plain Map touched only inside Effect.sync: copying it per
+      // insert (a Ref of an immutable map) would cost O(capacity) per miss.
+      const cache = new Map<string, CacheEntry>()
 
-    /**
-     * The owner's metadata, or None when the object the reference points at
-     * is gone (404, or the name now belongs to an object with another uid).
-     * The full object is read and only `metadata` kept: getJson always sends
-     * `accept: application/json`; asking for PartialObjectMetadata is a later
-     * optimisation.
-     */
-    const readOwner = (
-      namespace: string,
-      owner: SlimOwnerReference,
-      plural: "replicasets" | "jobs"
-    ): Effect.Effect<Option.Option<OwnerMeta>, KubeApiError> =>
-      Effect.gen(function*() {
-        const key = `${namespace}/${owner.kind}/${owner.name}`
-        const now = yield* Clock.currentTimeMillis
-        const cached = yield* Effect.sync(() => cache.get(key))
-        if (cached !== undefined && cached.expiresAt > now && cached.meta.uid === owner.uid) {
-          return Option.some(cached.meta)
-        }
-        const path = objectPath(owner.apiVersion, plural, namespace, owner.name)
-        const read = yield* api.getJson(path, {}).pipe(
-          Effect.flatMap((json) =>
-            Schema.decodeUnknown(ObjectMeta)(json).pipe(
-              Effect.mapError((e) =>
-                new KubeApiError({ status: 0, reason: "Decode", message: `${path}: unexpected object: ${e.message}` })
-              )
-            )
-          ),
-          Effect.asSome,
-          Effect.catchIf(isNotFound, () => Effect.succeedNone)
-        )
-        if (Option.isNone(read)) return Option.none()
-        const metadata = read.value.metadata
-        const controller = (metadata.ownerReferences ?? []).find((ref) => ref.controller === true)
-        const meta: OwnerMeta = {
-          uid: metadata.uid,
-          controller: controller === undefined ? undefined : { ...controller, controller: true }
-        }
-        yield* Effect.sync(() => {
+      /** GET of one object's metadata; None when it does not exist. */
+      const getMeta = (kind: string, apiVersion: string, namespace: string, name: string) =>
+        Effect.gen(function*() {
+          const path = objectPath(kind, apiVersion, namespace, name)
+          if (path === undefined) {
+            return yield* new KubeApiError({
+              status: 0,
+              reason: "UnknownKind",
+              message: `no API path for ${kind} ${namespace}/${name} (missing apiVersion)`
+            })
+          }
+          const json = yield* api.getJson(path, {}, { as: "metadata" }).pipe(
+            Effect.asSome,
+            Effect.catchIf(isNotFound, () => Effect.succeedNone)
+          )
+          if (Option.isNone(json)) return Option.none<ObjectMeta>()
+          const projected = projectObjectMeta(kind, json.value)
+          if (!projected.ok) {
+            return yield* new KubeApiError({ status: 0, reason: "Decode", message: `${path}: ${projected.reason}` })
+          }
+          return Option.some(projected.value)
+        })
+
+      /** Keeps what a GET found, so later reads within the TTL need none. */
+      const remember = (meta: ObjectMeta, now: number) =>
+        Effect.sync(() => {
+          const key = objectKey(meta.kind, meta.namespace, meta.name)
           // Re-inserting moves the key to the end, so the first key is the oldest.
           cache.delete(key)
           while (cache.size >= OWNER_CACHE_CAPACITY) {
@@ -157,94 +129,156 @@ export const makeOwnerChainResolver: Effect.Effect<WorkloadResolver["Type"], nev
           }
           cache.set(key, { meta, expiresAt: now + Duration.toMillis(OWNER_CACHE_TTL) })
         })
-        // Same name, another object: the one the pod was made by is gone.
-        return meta.uid === owner.uid ? Option.some(meta) : Option.none()
+
+      /** A GET whose answer (when the object exists) replaces the cache entry. */
+      const getAndRemember = (kind: string, apiVersion: string, namespace: string, name: string) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const read = yield* getMeta(kind, apiVersion, namespace, name)
+          if (Option.isSome(read)) yield* remember(read.value, now)
+          return read
+        })
+
+      /** The cached object of a not-watched kind, while its entry is fresh. */
+      const cachedMeta = (kind: string, namespace: string, name: string) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const cached = yield* Effect.sync(() => cache.get(objectKey(kind, namespace, name)))
+          return cached !== undefined && cached.expiresAt > now ? Option.some(cached.meta) : Option.none<ObjectMeta>()
+        })
+
+      /** What is known of an object without asking the API: its watch cache, or the GET cache. */
+      const known = (kind: string, namespace: string, name: string) =>
+        watches.isWatched(kind)
+          ? Effect.sync(() => Option.fromNullable(watches.lookup(kind, namespace, name)))
+          : cachedMeta(kind, namespace, name)
+
+      /** A GET, remembered for kinds that have no watch cache. */
+      const read = (kind: string, apiVersion: string, namespace: string, name: string) =>
+        watches.isWatched(kind) ? getMeta(kind, apiVersion, namespace, name) : getAndRemember(kind, apiVersion, namespace, name)
+
+      /** An object by name: from its watch cache or the GET cache when known, else read. */
+      const findByName = (kind: string, apiVersion: string, namespace: string, name: string) =>
+        known(kind, namespace, name).pipe(
+          // Not seen yet (a watch cache lags the pod watch): ask the API.
+          Effect.flatMap((seen) => Option.isSome(seen) ? Effect.succeed(seen) : read(kind, apiVersion, namespace, name))
+        )
+
+      /**
+       * The object an owner reference points at, or None when it is gone
+       * (absent, or the name now belongs to an object with another uid).
+       * A known entry with another uid is stale (or the object was
+       * recreated): one GET settles it, and its answer replaces the entry.
+       */
+      const readOwner = (namespace: string, owner: SlimOwnerReference) =>
+        known(owner.kind, namespace, owner.name).pipe(
+          Effect.flatMap((seen) =>
+            Option.isSome(seen) && seen.value.uid === owner.uid
+              ? Effect.succeed(seen)
+              : read(owner.kind, owner.apiVersion, namespace, owner.name).pipe(
+                Effect.map(Option.filter((meta) => meta.uid === owner.uid))
+              )
+          )
+        )
+
+      const workloadOf = (
+        namespace: string,
+        owner: Pick<SlimOwnerReference, "kind" | "name" | "apiVersion" | "uid">,
+        ownerAnnotations: ReadonlyArray<AnnotationMap>
+      ): Workload => ({
+        kind: owner.kind,
+        name: owner.name,
+        namespace,
+        apiVersion: API_VERSIONS[owner.kind] ?? owner.apiVersion,
+        uid: owner.uid,
+        ownerAnnotations
       })
 
-    const resolveReplicaSet = (namespace: string, owner: SlimOwnerReference) =>
-      readOwner(namespace, owner, "replicasets").pipe(Effect.map(Option.match({
-        onSome: ({ controller }): ResolvedWorkload =>
-          controller === undefined
-            ? { kind: "ReplicaSet", name: owner.name, namespace, apiVersion: owner.apiVersion }
-            : { kind: controller.kind, name: controller.name, namespace, apiVersion: controller.apiVersion },
-        onNone: (): ResolvedWorkload => {
-          const deployment = deploymentOfReplicaSetName(owner.name)
-          return deployment === undefined
-            ? { kind: "ReplicaSet", name: owner.name, namespace, apiVersion: owner.apiVersion }
-            : { kind: "Deployment", name: deployment, namespace, apiVersion: "apps/v1" }
-        }
-      })))
-
-    const ownJob = (namespace: string, owner: SlimOwnerReference): ResolvedWorkload => ({
-      kind: "Job",
-      name: owner.name,
-      namespace,
-      apiVersion: owner.apiVersion
-    })
-
-    const resolveJob = (namespace: string, owner: SlimOwnerReference) =>
-      readOwner(namespace, owner, "jobs").pipe(Effect.flatMap(Option.match({
-        onSome: ({ controller }) =>
-          Effect.succeed<ResolvedWorkload>(
-            controller !== undefined && controller.kind === "CronJob"
-              ? { kind: "CronJob", name: controller.name, namespace, apiVersion: controller.apiVersion }
-              : ownJob(namespace, owner)
-          ),
-        onNone: () => {
-          const cronJob = cronJobOfJobName(owner.name)
-          if (cronJob === undefined) return Effect.succeed(ownJob(namespace, owner))
-          // Not cached: this only runs for pods of Jobs that are already gone.
-          return api.getJson(objectPath("batch/v1", "cronjobs", namespace, cronJob), {}).pipe(
-            Effect.as<ResolvedWorkload>({ kind: "CronJob", name: cronJob, namespace, apiVersion: "batch/v1" }),
-            Effect.catchIf(isNotFound, () => Effect.succeed(ownJob(namespace, owner)))
+      /** The top of the chain above `below` (a ReplicaSet or Job whose controller is `top`). */
+      const withTop = (namespace: string, below: ObjectMeta, top: SlimOwnerReference) =>
+        readOwner(namespace, top).pipe(
+          Effect.map((found) =>
+            workloadOf(namespace, top, [
+              below.annotations,
+              ...(Option.isSome(found) ? [found.value.annotations] : [])
+            ])
           )
-        }
-      })))
-
-    const resolve = (pod: SlimPod): Effect.Effect<Option.Option<ResolvedWorkload>, KubeApiError> => {
-      const owner = controllingOwner(pod)
-      if (owner === undefined) return Effect.succeedNone
-      const group = owner.apiVersion.split("/")[0]
-      const namespace = pod.namespace
-      if (group === "apps") {
-        switch (owner.kind) {
-          case "ReplicaSet":
-            return Effect.asSome(resolveReplicaSet(namespace, owner))
-          case "DaemonSet":
-          case "StatefulSet":
-            return Effect.succeedSome({ kind: owner.kind, name: owner.name, namespace, apiVersion: owner.apiVersion })
-        }
-      }
-      if (group === "batch" && owner.kind === "Job") return Effect.asSome(resolveJob(namespace, owner))
-      // Bare, static (owned by a Node) or custom-controlled pods are not tracked.
-      return Effect.succeedNone
-    }
-
-    const isActive = (workload: Workload): Effect.Effect<boolean, KubeApiError> => {
-      const path = workloadPath(workload)
-      // Without a path we cannot find out; saying "gone" would decommission on a guess.
-      if (path === undefined) {
-        return Effect.fail(
-          new KubeApiError({
-            status: 0,
-            reason: "UnknownKind",
-            message: `no API path for ${workload.kind} ${workload.namespace}/${workload.name} (missing apiVersion)`
-          })
         )
-      }
-      return api.getJson(path, {}).pipe(
-        Effect.map((object) => {
-          const metadata = (object as { metadata?: { deletionTimestamp?: unknown } } | null)?.metadata
-          // Foreground cascading deletion keeps the object, with a deletion
-          // timestamp, until its pods are gone: that is already "gone".
-          return metadata?.deletionTimestamp === undefined || metadata.deletionTimestamp === null
-        }),
-        Effect.catchIf(isNotFound, () => Effect.succeed(false))
-      )
-    }
 
-    return { resolve, isActive }
-  }
-)
+      const resolveReplicaSet = (namespace: string, owner: SlimOwnerReference) =>
+        readOwner(namespace, owner).pipe(Effect.flatMap(Option.match({
+          onSome: (replicaSet) =>
+            replicaSet.controller === undefined
+              ? Effect.succeed(workloadOf(namespace, owner, [replicaSet.annotations]))
+              : withTop(namespace, replicaSet, replicaSet.controller),
+          onNone: () => {
+            // The ReplicaSet is gone, so its owner cannot be read: fall back
+            // on its name. The uid is unknown ("").
+            const deployment = deploymentOfReplicaSetName(owner.name)
+            return Effect.succeed(
+              deployment === undefined
+                ? workloadOf(namespace, owner, [])
+                : workloadOf(namespace, { kind: "Deployment", name: deployment, apiVersion: "apps/v1", uid: "" }, [])
+            )
+          }
+        })))
+
+      const resolveJob = (namespace: string, owner: SlimOwnerReference) =>
+        readOwner(namespace, owner).pipe(Effect.flatMap(Option.match({
+          onSome: (job) =>
+            job.controller !== undefined && job.controller.kind === "CronJob"
+              ? withTop(namespace, job, job.controller)
+              : Effect.succeed(workloadOf(namespace, owner, [job.annotations])),
+          onNone: () => {
+            const cronJobName = cronJobOfJobName(owner.name)
+            if (cronJobName === undefined) return Effect.succeed(workloadOf(namespace, owner, []))
+            return findByName("CronJob", "batch/v1", namespace, cronJobName).pipe(
+              Effect.map(Option.match({
+                onSome: (cronJob) =>
+                  workloadOf(namespace, { kind: "CronJob", name: cronJob.name, apiVersion: "batch/v1", uid: cronJob.uid }, [
+                    cronJob.annotations
+                  ]),
+                onNone: () => workloadOf(namespace, owner, [])
+              }))
+            )
+          }
+        })))
+
+      const resolve = (pod: SlimPod): Effect.Effect<Option.Option<Workload>, KubeApiError> => {
+        const owner = controllingOwner(pod)
+        if (owner === undefined) return Effect.succeedNone
+        const group = owner.apiVersion.split("/")[0]
+        const namespace = pod.namespace
+        if (group === "apps") {
+          switch (owner.kind) {
+            case "ReplicaSet":
+              return Effect.asSome(resolveReplicaSet(namespace, owner))
+            case "DaemonSet":
+            case "StatefulSet":
+              return readOwner(namespace, owner).pipe(
+                Effect.map((found) =>
+                  Option.some(workloadOf(namespace, owner, Option.isSome(found) ? [found.value.annotations] : []))
+                )
+              )
+          }
+        }
+        if (group === "batch" && owner.kind === "Job") return Effect.asSome(resolveJob(namespace, owner))
+        // Bare, static (owned by a Node) or custom-controlled pods are not tracked.
+        return Effect.succeedNone
+      }
+
+      const isActive = (workload: Workload): Effect.Effect<boolean, KubeApiError> =>
+        getMeta(workload.kind, workload.apiVersion, workload.namespace, workload.name).pipe(
+          Effect.map(Option.match({
+            onNone: () => false,
+            // Foreground cascading deletion keeps the object, with a deletion
+            // timestamp, until its pods are gone: that is already "gone".
+            onSome: (meta) => !meta.deleting && (workload.uid === "" || meta.uid === workload.uid)
+          }))
+        )
+
+      return { resolve, isActive }
+    }
+  )
 
 export const OwnerChainResolverLive = Layer.effect(WorkloadResolver, makeOwnerChainResolver)

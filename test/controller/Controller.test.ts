@@ -1,51 +1,20 @@
-import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Layer, Scope, TestClock } from "effect"
-import type { ControllerConfig } from "../../src/config/Config.ts"
 import { ControllerAppLive } from "../../src/controller/ControllerApp.ts"
 import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { Readiness } from "../../src/observability/Readiness.ts"
 import { KubeApiError } from "../../src/kube/KubeApi.ts"
 import { eventually, expectTrue } from "../support/eventually.ts"
-import { fakeGitHub, type ScriptedResponse } from "../support/fakeGitHub.ts"
-import { fakeKubeApi, type ListAnswer, podJson, type WatchAnswer, watchLine } from "../support/fakeKube.ts"
+import { fakeKubeApi, podJson, watchLine } from "../support/fakeKube.ts"
 import { testConfigLayer } from "../support/testConfig.ts"
+import { posted, startController } from "./harness.ts"
 
 const DIGEST_A = "a".repeat(64)
 const DIGEST_B = "b".repeat(64)
 const DIGEST_C = "c".repeat(64)
 
 const deploymentPath = (name: string) => `/apis/apps/v1/namespaces/default/deployments/${name}`
-
-/** The controller wired as in main.ts, over a scripted Kubernetes API and a local fake GitHub. */
-const startController = (
-  kubeScript: { lists: Array<ListAnswer>; watches: Array<WatchAnswer>; objects?: Map<string, unknown> },
-  githubScript: ReadonlyArray<ScriptedResponse> = [],
-  overrides: Partial<ControllerConfig> = {}
-) =>
-  Effect.gen(function*() {
-    const github = yield* fakeGitHub(githubScript)
-    const kube = fakeKubeApi(kubeScript)
-    const base = Layer.mergeAll(
-      testConfigLayer({ baseUrl: github.url, ...overrides }),
-      Metrics.Default,
-      Readiness.Default,
-      RateLimitGate.Default,
-      NodeHttpClient.layerUndici,
-      kube.layer
-    )
-    const app = ControllerAppLive.pipe(Layer.provideMerge(base))
-    const scope = yield* Scope.make()
-    const context = yield* Layer.buildWithScope(app, scope)
-    return { github, kube, scope, context }
-  })
-
-const posted = (requests: ReadonlyArray<{ body: unknown }>) =>
-  requests.map((r) => {
-    const body = r.body as { deployment_name: string; status: string; digest: string }
-    return `${body.status} ${body.deployment_name} ${body.digest.slice(7, 10)}`
-  })
 
 describe("Controller", () => {
   it.scopedLive("reports running pods, new pods turning Running, and decommissions only when the workload is gone", () =>
@@ -65,7 +34,7 @@ describe("Controller", () => {
           // A bare pod has no workload: ignored.
           watchLine("ADDED", podJson("bare", { rv: "15" }))
         ]],
-        objects: new Map([[deploymentPath("app"), { metadata: { name: "app" } }]])
+        objects: new Map([[deploymentPath("app"), { metadata: { name: "app", namespace: "default", uid: "uid-app" } }]])
       })
       yield* eventually(Effect.suspend(() => expectTrue(github.requests.length >= 3, "three posts")))
       expect(posted(github.requests).sort()).toEqual([
@@ -84,7 +53,7 @@ describe("Controller", () => {
         watches: [[
           watchLine("DELETED", podJson("api-1-x", { rv: "11", owner: { kind: "ReplicaSet", name: "api-1" } }))
         ]],
-        objects: new Map([[deploymentPath("api"), { metadata: { name: "api", deletionTimestamp: "2026-11-24T10:00:00Z" } }]])
+        objects: new Map([[deploymentPath("api"), { metadata: { name: "api", namespace: "default", uid: "uid-api", deletionTimestamp: "2026-11-24T10:00:00Z" } }]])
       })
       yield* eventually(Effect.suspend(() => expectTrue(github.requests.length === 1, "one post")))
       expect(posted(github.requests)).toEqual(["decommissioned default/api/app aaa"])

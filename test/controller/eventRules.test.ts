@@ -6,7 +6,7 @@ import {
   hasSupportedOwner,
   isJobPod
 } from "../../src/controller/eventRules.ts"
-import type { EventType } from "../../src/controller/PodEvent.ts"
+import type { PodEventType as EventType } from "../../src/controller/PodEvent.ts"
 import type { PodPhase, SlimOwnerReference, SlimPod } from "../../src/kube/SlimPod.ts"
 
 const owner = (kind: string, controller = true): SlimOwnerReference => ({

@@ -8,9 +8,10 @@ export const podJson = (
     readonly namespace?: string
     readonly rv?: string
     readonly phase?: string
-    readonly owner?: { readonly kind: string; readonly name: string }
+    readonly owner?: { readonly kind: string; readonly name: string; readonly uid?: string; readonly apiVersion?: string }
     readonly image?: string
     readonly digest?: string
+    readonly annotations?: Readonly<Record<string, string>>
   } = {}
 ) => ({
   apiVersion: "v1",
@@ -21,8 +22,15 @@ export const podJson = (
     uid: `uid-${name}`,
     resourceVersion: options.rv ?? "1",
     creationTimestamp: "2026-11-24T10:00:00Z",
+    annotations: options.annotations,
     ownerReferences: options.owner === undefined ? undefined : [
-      { apiVersion: "apps/v1", kind: options.owner.kind, name: options.owner.name, uid: "owner-uid", controller: true }
+      {
+        apiVersion: options.owner.apiVersion ?? "apps/v1",
+        kind: options.owner.kind,
+        name: options.owner.name,
+        uid: options.owner.uid ?? "owner-uid",
+        controller: true
+      }
     ]
   },
   spec: { containers: [{ name: "app", image: options.image ?? "ghcr.io/octo/app:1.0" }] },
@@ -32,6 +40,33 @@ export const podJson = (
       name: "app",
       imageID: `ghcr.io/octo/app@sha256:${options.digest ?? "a".repeat(64)}`
     }]
+  }
+})
+
+/** A workload or owner object as the metadata API sends it (PartialObjectMetadata). */
+export const metaJson = (
+  name: string,
+  uid: string,
+  options: {
+    readonly namespace?: string
+    readonly rv?: string
+    readonly owner?: { readonly kind: string; readonly name: string; readonly uid: string; readonly apiVersion?: string }
+    readonly annotations?: Readonly<Record<string, string>>
+    readonly deleting?: boolean
+  } = {}
+) => ({
+  apiVersion: "meta.k8s.io/v1",
+  kind: "PartialObjectMetadata",
+  metadata: {
+    name,
+    namespace: options.namespace ?? "default",
+    uid,
+    resourceVersion: options.rv ?? "1",
+    annotations: options.annotations,
+    deletionTimestamp: options.deleting === true ? "2026-11-24T10:00:00Z" : undefined,
+    ownerReferences: options.owner === undefined ? undefined : [
+      { apiVersion: options.owner.apiVersion ?? "apps/v1", ...options.owner, controller: true }
+    ]
   }
 })
 
@@ -53,7 +88,8 @@ export interface RecordedCall {
 }
 
 export type ListAnswer = { readonly items: ReadonlyArray<unknown>; readonly rv: string; readonly continue?: string } | KubeApiError
-export type WatchAnswer = ReadonlyArray<string> | KubeApiError | "hang"
+/** Lines then close; an error; an open silent connection; or lines fed live by the test (a Stream, e.g. from a Queue). */
+export type WatchAnswer = ReadonlyArray<string> | KubeApiError | "hang" | Stream.Stream<string>
 
 /**
  * A scripted Kubernetes API: list calls and watch calls take the next
@@ -66,6 +102,12 @@ export const fakeKubeApi = (script: {
   watches: Array<WatchAnswer>
   /** Single objects served by GET (e.g. workloads); any other GET is 404. */
   objects?: Map<string, unknown>
+  /**
+   * Other collections (workload kinds) by path, e.g. `/apis/apps/v1/deployments`:
+   * their lists and watches, in order. Collections not here list as empty
+   * and watch silently.
+   */
+  collections?: Map<string, { lists: Array<ListAnswer>; watches: Array<WatchAnswer> }>
 }) => {
   const calls: Array<RecordedCall> = []
   const layer = Layer.succeed(KubeApi, {
@@ -73,14 +115,17 @@ export const fakeKubeApi = (script: {
     send: () => Effect.fail(new KubeApiError({ status: 405, reason: "MethodNotAllowed", message: "writes are not scripted" })),
     getJson: (path, query) =>
       Effect.suspend(() => {
-        if (!path.endsWith("/pods")) {
+        const isPods = path.endsWith("/pods")
+        if (!isPods && query["limit"] === undefined) {
           const object = script.objects?.get(path)
           return object === undefined
             ? Effect.fail(new KubeApiError({ status: 404, reason: "NotFound", message: `${path} not found` }))
             : Effect.succeed(object)
         }
         calls.push({ kind: "list", path, query })
-        const next = script.lists.shift()
+        const next = isPods
+          ? script.lists.shift()
+          : (script.collections?.get(path)?.lists.shift() ?? { items: [], rv: "1" })
         if (next === undefined) return Effect.fail(new KubeApiError({ status: 0, reason: "Transport", message: "no more lists" }))
         if (next instanceof KubeApiError) return Effect.fail(next)
         return Effect.succeed({
@@ -92,10 +137,14 @@ export const fakeKubeApi = (script: {
     stream: (path, query) =>
       Stream.suspend(() => {
         calls.push({ kind: "watch", path, query })
-        const next = script.watches.shift() ?? "hang"
+        const next = path.endsWith("/pods")
+          ? script.watches.shift() ?? "hang"
+          : script.collections?.get(path)?.watches.shift() ?? "hang"
         if (next === "hang") return Stream.never
         if (next instanceof KubeApiError) return Stream.fail(next)
-        return Stream.fromIterable(next.map((line) => new TextEncoder().encode(line)))
+        const encoder = new TextEncoder()
+        if (Stream.StreamTypeId in next) return (next as Stream.Stream<string>).pipe(Stream.map((line) => encoder.encode(line)))
+        return Stream.fromIterable((next as ReadonlyArray<string>).map((line) => encoder.encode(line)))
       })
   })
   return { layer, calls }
