@@ -62,7 +62,7 @@ export const JOB_POLL_SCHEDULE: Schedule.Schedule<unknown> = Schedule.exponentia
 )
 export const JOB_WAIT_LIMIT = Duration.minutes(5)
 
-/** How a job is awaited; tests shorten it. */
+/** How a job is awaited; read when the client is built (tests provide a shorter one). */
 export class JobPolling extends Context.Reference<JobPolling>()("deployment-tracker/JobPolling", {
   defaultValue: (): { readonly schedule: Schedule.Schedule<unknown>; readonly maxWait: Duration.Duration } => ({
     schedule: JOB_POLL_SCHEDULE,
@@ -83,6 +83,8 @@ export class ClusterJobClient extends Effect.Service<ClusterJobClient>()("deploy
     const metrics = yield* Metrics
     const gate = yield* RateLimitGate
     const auth = yield* GitHubAuth
+    // Read once, like the rest of the configuration: a layer sets it.
+    const polling = yield* JobPolling
     const http = yield* makeGitHubHttpClient(config.apiRequestTimeout)
     const jobsUrl = `${config.baseUrl}/orgs/${encodeURIComponent(config.org)}/artifacts/metadata/deployment-record/cluster/${
       encodeURIComponent(config.cluster)
@@ -221,7 +223,6 @@ export class ClusterJobClient extends Effect.Service<ClusterJobClient>()("deploy
      */
     const awaitJob = (jobId: number): Effect.Effect<JobStatus, AwaitJobError> =>
       Effect.gen(function*() {
-        const polling = yield* JobPolling
         let lastState = "unknown"
         return yield* getJob(jobId).pipe(
           Effect.tap((status) =>

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Either, Layer, Redacted, Schedule } from "effect"
+import { Chunk, Duration, Effect, Either, Fiber, Layer, Redacted, Schedule, TestClock } from "effect"
 import { type GitHubSimulator, startGitHubSimulator } from "../../scripts/github-sim/simulator.ts"
 import type { ControllerConfig } from "../../src/config/Config.ts"
 import type { ClusterJobDeployment, ClusterJobRequest } from "../../src/github/ClusterJob.ts"
@@ -36,17 +36,28 @@ const jobRequest = (deployments: ReadonlyArray<ClusterJobDeployment>): ClusterJo
 })
 
 /** Polls fast so tests take milliseconds; the production pace is tested on the schedule itself. */
-const fastPolling = Layer.succeed(JobPolling, { schedule: Schedule.spaced("20 millis"), maxWait: Duration.seconds(10) })
+const fastPolling: { readonly schedule: Schedule.Schedule<unknown>; readonly maxWait: Duration.Duration } = {
+  schedule: Schedule.spaced("20 millis"),
+  maxWait: Duration.seconds(10)
+}
 
-const clientLayer = (overrides: Partial<ControllerConfig>, auth: Layer.Layer<GitHubAuth, never, never> | undefined = undefined) =>
+const clientLayer = (
+  overrides: Partial<ControllerConfig>,
+  auth: Layer.Layer<GitHubAuth, never, never> | undefined = undefined,
+  polling: typeof fastPolling = fastPolling
+) =>
   ClusterJobClient.Default.pipe(
-    Layer.provideMerge(Layer.mergeAll(Metrics.Default, RateLimitGate.Default, fastPolling)),
+    Layer.provideMerge(Layer.mergeAll(Metrics.Default, RateLimitGate.Default, Layer.succeed(JobPolling, polling))),
     Layer.provideMerge(auth ?? GitHubAuthLive),
     Layer.provide(testConfigLayer(overrides))
   )
 
-const withClient = <A, E>(sim: { readonly url: string }, use: (client: ClusterJobClient) => Effect.Effect<A, E>, overrides: Partial<ControllerConfig> = {}) =>
-  Effect.flatMap(ClusterJobClient, use).pipe(Effect.provide(clientLayer({ baseUrl: sim.url, ...overrides })))
+const withClient = <A, E>(
+  sim: { readonly url: string },
+  use: (client: ClusterJobClient) => Effect.Effect<A, E>,
+  overrides: Partial<ControllerConfig> = {},
+  polling: typeof fastPolling = fastPolling
+) => Effect.flatMap(ClusterJobClient, use).pipe(Effect.provide(clientLayer({ baseUrl: sim.url, ...overrides }, undefined, polling)))
 
 describe("ClusterJobClient against the simulator", () => {
   let sim: GitHubSimulator
@@ -163,9 +174,8 @@ describe("ClusterJobClient against the simulator", () => {
       )
       const result = yield* withClient(slow, (client) =>
         client.createJob(jobRequest([deployment("web")])).pipe(
-          Effect.flatMap((accepted) => Effect.either(client.awaitJob(accepted.job_id))),
-          Effect.provideService(JobPolling, { schedule: Schedule.spaced("50 millis"), maxWait: Duration.millis(300) })
-        ))
+          Effect.flatMap((accepted) => Effect.either(client.awaitJob(accepted.job_id)))
+        ), {}, { schedule: Schedule.spaced("50 millis"), maxWait: Duration.millis(300) })
       expect(Either.isLeft(result) && result.left).toMatchObject({ _tag: "JobWaitTimeout", lastState: "pending" })
       // Polled several times within the limit, then stopped.
       const polls = slow.requests().filter((r) => r.method === "GET").length
@@ -211,7 +221,42 @@ describe("ClusterJobClient on 401", () => {
     }).pipe(Effect.scoped))
 })
 
+/** Waits in real time (the TestClock is stopped) until `condition` holds, or fails after 5 s. */
+const realTimeUntil = (condition: () => boolean) =>
+  Effect.promise(async () => {
+    const deadline = performance.now() + 5000
+    while (!condition()) {
+      if (performance.now() > deadline) throw new Error("condition not met within 5 s")
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+  })
+
 describe("job polling pace", () => {
+  it.scoped("polls at once, then after 2, 4, 8, 16, 30, 30 ... s, and gives up at 5 minutes (TestClock)", () =>
+    Effect.gen(function*() {
+      const pending = { status: 200, body: { job_id: 5, status: "pending" } }
+      const github = yield* fakeGitHub(Array.from({ length: 30 }, () => pending))
+      const gets = () => github.requests.length
+      const waiting = yield* Effect.flatMap(ClusterJobClient, (client) => client.awaitJob(5)).pipe(
+        Effect.provide(clientLayer({ baseUrl: github.url }, undefined, { schedule: JOB_POLL_SCHEDULE, maxWait: JOB_WAIT_LIMIT })),
+        Effect.either,
+        Effect.fork
+      )
+      yield* realTimeUntil(() => gets() === 1)
+      // Cumulative poll times: 0, 2, 6, 14, 30, 60, 90, ... 270 s; the limit ends the wait at 300 s.
+      let elapsed = 0
+      for (const [at, expected] of [[1, 1], [2, 2], [5, 2], [6, 3], [14, 4], [29, 4], [30, 5], [60, 6], [90, 7], [270, 13], [299, 13]] as const) {
+        yield* TestClock.adjust(Duration.seconds(at - elapsed))
+        elapsed = at
+        yield* realTimeUntil(() => gets() >= expected)
+        expect(gets()).toBe(expected)
+      }
+      yield* TestClock.adjust(Duration.seconds(1))
+      const result = yield* Fiber.join(waiting)
+      expect(Either.isLeft(result) && result.left).toMatchObject({ _tag: "JobWaitTimeout", lastState: "pending" })
+      expect(github.requests.every((r) => r.method === "GET" && r.url.endsWith(`${JOBS_PATH}/5`))).toBe(true)
+    }))
+
   it.effect("2 s doubling to 30 s, for at most 5 minutes", () =>
     Effect.gen(function*() {
       const delays = yield* Schedule.run(Schedule.delays(JOB_POLL_SCHEDULE), 0, Array.from({ length: 8 }, (_, i) => i))

@@ -1,0 +1,382 @@
+import { Cause, Effect, Either } from "effect"
+import { Config } from "../config/Config.ts"
+import { jobEnvelopeProblem, MAX_DEPLOYMENTS_PER_JOB, parseJobError } from "../github/ClusterJob.ts"
+import { ClusterJobClient } from "../github/ClusterJobClient.ts"
+import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
+import { type JobItem, prepareDeployments } from "./jobDeployments.ts"
+import { type AttributedError, attributeJobErrors } from "./jobResult.ts"
+import { type BulkSyncCandidate, chunk, selectRecords } from "./selectRecords.ts"
+
+export type { BulkSyncCandidate } from "./selectRecords.ts"
+
+/**
+ * How the start-up sync ended.
+ * - completed: every job completed (some deployments may still have been rejected).
+ * - failed: a job ended `failed`; its records are not seen.
+ * - conflict: 409, another job for this cluster is running; the submitted records count as seen.
+ * - unavailable: 404, the jobs endpoint does not exist here.
+ * - skipped: nothing was sent: turned off, nothing to sync, or a cluster name the URL cannot carry.
+ * - dry-run: `-dry-run`: the jobs were built and logged, nothing was sent.
+ * - error: a request failed, an answer did not parse, or the job did not finish in time.
+ * With several jobs, the first job that did not complete decides.
+ */
+export type BulkSyncOutcomeKind = "completed" | "failed" | "conflict" | "unavailable" | "skipped" | "dry-run" | "error"
+
+export type BulkSyncJobOutcome = Exclude<BulkSyncOutcomeKind, "skipped">
+
+/** One job (at most 5000 deployments) of the sync. */
+export interface BulkSyncJobReport {
+  readonly outcome: BulkSyncJobOutcome
+  /** GitHub's job id, when the job was accepted. */
+  readonly jobId: number | undefined
+  readonly submitted: number
+  /** Records GitHub took (in `seen`). */
+  readonly accepted: number
+  /** Records named by a rejection or a processing error. */
+  readonly rejected: number
+  readonly reason: string
+}
+
+export interface BulkSyncCounts {
+  readonly candidates: number
+  /** Records after one per deployment_name. */
+  readonly selected: number
+  /** Records the item schema would reject, not sent. */
+  readonly invalid: number
+  readonly submitted: number
+  /** Records of jobs never submitted because an earlier job ended the sync (conflict, unavailable, error). */
+  readonly notSent: number
+  readonly seen: number
+  readonly rejected: number
+  readonly unknownDigests: number
+}
+
+export interface BulkSyncOutcome {
+  readonly outcome: BulkSyncOutcomeKind
+  /** Why, in a few words (for logs and the controller). */
+  readonly reason: string
+  /**
+   * Records GitHub accepted (on a 409, the ones submitted), to go into the
+   * seen cache as (deployed, deployment_name, digest). Everything else goes
+   * through the per-record path.
+   */
+  readonly seen: ReadonlyArray<DeploymentRecord>
+  /** Digests GitHub knows no artifact for (`not_found`): to be cached as unknown artifacts. */
+  readonly unknownDigests: ReadonlyArray<string>
+  readonly jobs: ReadonlyArray<BulkSyncJobReport>
+  readonly counts: BulkSyncCounts
+}
+
+interface JobRun {
+  readonly report: BulkSyncJobReport
+  readonly seen: ReadonlyArray<DeploymentRecord>
+  readonly unknownDigests: ReadonlyArray<string>
+}
+
+const ZERO_COUNTS: BulkSyncCounts = {
+  candidates: 0,
+  selected: 0,
+  invalid: 0,
+  submitted: 0,
+  notSent: 0,
+  seen: 0,
+  rejected: 0,
+  unknownDigests: 0
+}
+
+const nothingSent = (
+  outcome: "skipped" | "error",
+  reason: string,
+  counts: Partial<BulkSyncCounts> = {}
+): BulkSyncOutcome => ({
+  outcome,
+  reason,
+  seen: [],
+  unknownDigests: [],
+  jobs: [],
+  counts: { ...ZERO_COUNTS, ...counts }
+})
+
+/**
+ * The start-up bulk sync: every running workload's records in as few
+ * cluster jobs as the API allows (5000 deployments each, one after
+ * another), instead of one request per record. `run` never fails: whatever
+ * happens, the controller gets an outcome and sends what was not synced
+ * through the per-record path.
+ */
+export class BulkSync extends Effect.Service<BulkSync>()("deployment-tracker/BulkSync", {
+  effect: Effect.gen(function*() {
+    const config = yield* Config
+    const client = yield* ClusterJobClient
+
+    const logJobErrors = (jobId: number, stage: string, errors: ReadonlyArray<AttributedError>) =>
+      Effect.forEach(errors, ({ error, records }) => {
+        const log = error.cause === "not_found"
+          ? Effect.logInfo("No artifact found; digest cached as unknown")
+          : Effect.logWarning("Deployment not recorded by the cluster job")
+        return log.pipe(Effect.annotateLogs({
+          job_id: jobId,
+          stage,
+          cause: error.cause ?? "unknown",
+          deployment_name: records.length === 1 ? records[0]?.deployment_name : error.deployment_name,
+          name: error.name,
+          digest: error.digest ?? (records.length === 1 ? records[0]?.digest : undefined),
+          ...(error.cause === undefined || records.length === 0 ? { error: error.raw } : {})
+        }))
+      }, { discard: true })
+
+    const runJob = (items: ReadonlyArray<JobItem>): Effect.Effect<JobRun> =>
+      Effect.gen(function*() {
+        const submitted = items.map((item) => item.record)
+        const report = (
+          outcome: BulkSyncJobOutcome,
+          reason: string,
+          extra: { jobId?: number; seen?: ReadonlyArray<DeploymentRecord>; rejected?: number; unknown?: ReadonlyArray<string> } =
+            {}
+        ): JobRun => ({
+          report: {
+            outcome,
+            jobId: extra.jobId,
+            submitted: submitted.length,
+            accepted: extra.seen?.length ?? 0,
+            rejected: extra.rejected ?? 0,
+            reason
+          },
+          seen: extra.seen ?? [],
+          unknownDigests: extra.unknown ?? []
+        })
+
+        const created = yield* Effect.either(client.createJob({
+          logical_environment: config.logicalEnvironment,
+          physical_environment: config.physicalEnvironment,
+          deployments: items.map((item) => item.deployment)
+        }))
+        if (Either.isLeft(created)) {
+          const error = created.left
+          switch (error._tag) {
+            case "JobConflict":
+              yield* Effect.logWarning(
+                "A cluster job is already in progress; start-up sync skipped, submitted records treated as posted"
+              ).pipe(Effect.annotateLogs({ reason: error.message }))
+              return report("conflict", "a job is already in progress for this cluster", { seen: submitted })
+            case "JobsUnavailable":
+              yield* Effect.logInfo("Cluster jobs endpoint not available; start-up sync skipped").pipe(
+                Effect.annotateLogs({ reason: error.message })
+              )
+              return report("unavailable", "the jobs endpoint answered 404")
+            case "ClientError":
+              yield* Effect.logError("Creating the cluster job was refused").pipe(
+                Effect.annotateLogs({ http_status: error.status, error: error.message })
+              )
+              return report("error", `HTTP ${error.status}: ${error.message}`)
+            case "UnexpectedResponse":
+              yield* Effect.logError("Unexpected answer to the cluster job request").pipe(
+                Effect.annotateLogs({ http_status: error.status, error: error.reason, body: error.body })
+              )
+              return report("error", error.reason)
+            case "HardFailure":
+            case "InvalidJobRequest":
+              yield* Effect.logError("Creating the cluster job failed").pipe(Effect.annotateLogs({ error: error.reason }))
+              return report("error", error.reason)
+          }
+        }
+
+        const jobId = created.right.job_id
+        const atSubmit = attributeJobErrors(submitted, (created.right.errors ?? []).map(parseJobError))
+        yield* logJobErrors(jobId, "submission", atSubmit.attributed)
+        yield* Effect.logInfo("Cluster job submitted").pipe(Effect.annotateLogs({
+          job_id: jobId,
+          deployments: submitted.length,
+          rejected: atSubmit.attributed.length
+        }))
+        const rejectedAtSubmit = submitted.length - atSubmit.clean.length
+
+        const finished = yield* Effect.either(client.awaitJob(jobId))
+        if (Either.isLeft(finished)) {
+          const error = finished.left
+          const reason = error._tag === "JobWaitTimeout"
+            ? `job ${jobId} still ${error.lastState} after waiting the limit`
+            : error._tag === "ClientError"
+            ? `reading job ${jobId} failed: HTTP ${error.status}: ${error.message}`
+            : error._tag === "UnexpectedResponse"
+            ? `reading job ${jobId}: ${error.reason}`
+            : `reading job ${jobId} failed: ${error.reason}`
+          // Not knowing whether it will complete, its records are not marked seen:
+          // re-posting them costs requests, assuming them posted could lose them.
+          yield* Effect.logError("Waiting for the cluster job failed; its records go through the per-record path").pipe(
+            Effect.annotateLogs({
+              job_id: jobId,
+              error: reason,
+              ...(error._tag === "UnexpectedResponse" ? { body: error.body } : {})
+            })
+          )
+          return report("error", reason, { jobId, rejected: rejectedAtSubmit, unknown: atSubmit.unknownDigests })
+        }
+
+        const status = finished.right
+        const atEnd = attributeJobErrors(atSubmit.clean, (status.errors ?? []).map(parseJobError))
+        yield* logJobErrors(jobId, status.status, atEnd.attributed)
+        const unknown = [...new Set([...atSubmit.unknownDigests, ...atEnd.unknownDigests])].sort()
+        const rejected = submitted.length - atEnd.clean.length
+        if (status.status === "failed") {
+          yield* Effect.logWarning("Cluster job failed; its records go through the per-record path").pipe(
+            Effect.annotateLogs({ job_id: jobId, errors: status.errors?.length ?? 0 })
+          )
+          return report("failed", `job ${jobId} failed`, { jobId, rejected, unknown })
+        }
+        yield* Effect.logInfo("Cluster job completed").pipe(Effect.annotateLogs({
+          job_id: jobId,
+          total_count: status.total_count,
+          accepted: atEnd.clean.length,
+          errors: status.errors?.length ?? 0
+        }))
+        yield* Effect.forEach(atEnd.clean, (record) =>
+          Effect.logDebug("Synced record").pipe(Effect.annotateLogs({
+            job_id: jobId,
+            name: record.name,
+            deployment_name: record.deployment_name,
+            digest: record.digest
+          })), { discard: true })
+        return report("completed", `job ${jobId} completed`, { jobId, seen: atEnd.clean, rejected, unknown })
+      }).pipe(Effect.annotateLogs({ deployments_in_job: items.length }))
+
+    const logDryRun = (jobs: ReadonlyArray<ReadonlyArray<JobItem>>) =>
+      Effect.forEach(jobs, (items, index) =>
+        Effect.forEach(items, ({ deployment }) =>
+          Effect.logInfo("Dry run: record not sent").pipe(Effect.annotateLogs({
+            job: index + 1,
+            name: deployment.name,
+            deployment_name: deployment.deployment_name,
+            digest: deployment.digest,
+            version: deployment.version,
+            tags: deployment.tags,
+            runtime_risks: deployment.runtime_risks
+          })), { discard: true }).pipe(
+            Effect.zipRight(Effect.logInfo("Dry run: cluster job not sent").pipe(Effect.annotateLogs({
+              job: index + 1,
+              jobs: jobs.length,
+              deployments: items.length,
+              logical_environment: config.logicalEnvironment,
+              physical_environment: config.physicalEnvironment,
+              cluster: config.cluster
+            })))
+          ), { discard: true })
+
+    const sync = (candidates: ReadonlyArray<BulkSyncCandidate>): Effect.Effect<BulkSyncOutcome> =>
+      Effect.gen(function*() {
+        if (!config.bulkClusterSync) return nothingSent("skipped", "BULK_CLUSTER_SYNC is off")
+        const envelopeProblem = jobEnvelopeProblem(config)
+        if (envelopeProblem !== undefined) {
+          yield* Effect.logWarning("Start-up bulk sync skipped; every pod goes through the per-record path").pipe(
+            Effect.annotateLogs({ reason: envelopeProblem })
+          )
+          return nothingSent("skipped", envelopeProblem, { candidates: candidates.length })
+        }
+
+        const selection = selectRecords(candidates)
+        yield* Effect.forEach(selection.conflicts, (conflict) =>
+          Effect.logDebug("Several digests for one deployment_name (rollout in progress); the newest pod's is sent").pipe(
+            Effect.annotateLogs({
+              deployment_name: conflict.deploymentName,
+              chosen_digest: conflict.chosenDigest,
+              dropped_digests: conflict.droppedDigests
+            })
+          ), { discard: true })
+        const prepared = prepareDeployments(selection.records)
+        yield* Effect.forEach(prepared.invalid, ({ field, reason, record }) =>
+          Effect.logWarning("Record left out of the cluster job: the API would reject it").pipe(
+            Effect.annotateLogs({ deployment_name: record.deployment_name, field, reason })
+          ), { discard: true })
+        yield* Effect.forEach(prepared.adjustments, ({ deploymentName, note }) =>
+          Effect.logInfo("Record adjusted to fit the API").pipe(
+            Effect.annotateLogs({ deployment_name: deploymentName, adjustment: note })
+          ), { discard: true })
+        const baseCounts = {
+          candidates: candidates.length,
+          selected: selection.records.length,
+          invalid: prepared.invalid.length
+        }
+        if (prepared.items.length === 0) {
+          yield* Effect.logInfo("Start-up bulk sync: no records to send")
+          return nothingSent("skipped", "no records to send", baseCounts)
+        }
+
+        const jobs = chunk(prepared.items, MAX_DEPLOYMENTS_PER_JOB)
+        if (config.dryRun) {
+          yield* logDryRun(jobs)
+          return {
+            outcome: "dry-run",
+            reason: "-dry-run: nothing sent",
+            seen: [],
+            unknownDigests: [],
+            jobs: jobs.map((items): BulkSyncJobReport => ({
+              outcome: "dry-run",
+              jobId: undefined,
+              submitted: 0,
+              accepted: 0,
+              rejected: 0,
+              reason: `${items.length} deployments not sent (-dry-run)`
+            })),
+            counts: { ...ZERO_COUNTS, ...baseCounts, notSent: prepared.items.length }
+          } satisfies BulkSyncOutcome
+        }
+
+        // One job after another: a second job while one runs would be a 409.
+        const runs: Array<JobRun> = []
+        for (const [index, items] of jobs.entries()) {
+          const run = yield* runJob(items).pipe(Effect.annotateLogs({ job: index + 1, jobs: jobs.length }))
+          runs.push(run)
+          // completed or failed: the next job is independent of this one; anything
+          // else (someone else's job, no endpoint, an error) ends the sync.
+          if (run.report.outcome !== "completed" && run.report.outcome !== "failed") break
+        }
+
+        const seen = runs.flatMap((run) => run.seen)
+        const unknownDigests = [...new Set(runs.flatMap((run) => run.unknownDigests))].sort()
+        const reports = runs.map((run) => run.report)
+        const decisive = reports.find((report) => report.outcome !== "completed")
+        const submitted = reports.reduce((sum, report) => sum + report.submitted, 0)
+        return {
+          outcome: decisive?.outcome ?? "completed",
+          reason: decisive?.reason ?? `${reports.length} job(s) completed`,
+          seen,
+          unknownDigests,
+          jobs: reports,
+          counts: {
+            ...baseCounts,
+            submitted,
+            notSent: prepared.items.length - submitted,
+            seen: seen.length,
+            rejected: reports.reduce((sum, report) => sum + report.rejected, 0),
+            unknownDigests: unknownDigests.length
+          }
+        } satisfies BulkSyncOutcome
+      })
+
+    /**
+     * Runs the start-up sync over the candidate records (status `deployed`,
+     * built from the pod cache). Never fails; interruption (shutdown) passes.
+     */
+    const run = (candidates: ReadonlyArray<BulkSyncCandidate>): Effect.Effect<BulkSyncOutcome> =>
+      sync(candidates).pipe(
+        Effect.tap((outcome) =>
+          Effect.logInfo("Start-up bulk sync finished").pipe(
+            Effect.annotateLogs({ outcome: outcome.outcome, reason: outcome.reason, ...outcome.counts })
+          )
+        ),
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause)
+            ? Effect.failCause(cause)
+            : Effect.logError("Start-up bulk sync failed unexpectedly", cause).pipe(
+              Effect.as(nothingSent("error", `unexpected failure: ${Cause.pretty(cause).split("\n")[0] ?? ""}`, {
+                candidates: candidates.length
+              }))
+            )
+        ),
+        Effect.withSpan("bulkSync.run", { attributes: { candidates: candidates.length }, captureStackTrace: false })
+      )
+
+    return { run } as const
+  }),
+  dependencies: [ClusterJobClient.Default]
+}) {}
