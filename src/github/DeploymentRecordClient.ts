@@ -52,6 +52,9 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
       const http = yield* makeGitHubHttpClient(config.apiRequestTimeout)
       const throttle = yield* makeThrottle(config.apiRatePerSecond, config.apiBurst)
       const inFlight = yield* Effect.makeSemaphore(MAX_CONCURRENT_REQUESTS)
+      const renewableCredentials = config.credentials._tag === "App"
+      const isRenewable401 = (e: { readonly _tag: string; readonly status?: number }) =>
+        renewableCredentials && e._tag === "ClientError" && e.status === 401
       const url = `${config.baseUrl}/orgs/${encodeURIComponent(config.org)}/artifacts/metadata/deployment-record`
 
       const send = (record: DeploymentRecord) =>
@@ -85,6 +88,8 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
           )
           yield* Effect.annotateCurrentSpan(SpanAttribute.httpStatus, outcome.status)
           if (outcome.status >= 200 && outcome.status < 300) return
+          // An installation token GitHub no longer takes (revoked, or expired
+          // sooner than it said): the next authorization mints a new one.
           if (outcome.status === 401) yield* auth.refresh
           return yield* Effect.fail(classifyFailure({ ...outcome, receivedAt: yield* Clock.currentTimeMillis }))
         })
@@ -149,6 +154,13 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
        */
       const post = (record: DeploymentRecord): Effect.Effect<void, PostError> =>
         attempt(record).pipe(
+          // A 401 (send has forced a refresh) gets one more try with a new
+          // token. App credentials only: resending a PAT cannot help.
+          Effect.catchIf(isRenewable401, () =>
+            Effect.logWarning("GitHub refused the installation token (401); retrying with a new one").pipe(
+              Effect.annotateLogs({ deployment_name: record.deployment_name }),
+              Effect.zipRight(attempt(record))
+            )),
           Effect.retry({ while: (e) => e._tag === "RateLimited", times: RATE_LIMIT_ROUNDS - 1 }),
           Effect.retry({ while: (e) => e._tag === "SoftFailure", schedule: softFailureRetry }),
           Effect.catchTags({
