@@ -1,4 +1,5 @@
-import { Chunk, Clock, Deferred, Duration, Effect, Random, Schedule, Stream } from "effect"
+import { Chunk, Clock, Deferred, Duration, Effect, Random, Schedule, type Scope, Stream } from "effect"
+import type { WatchProgress } from "../observability/Liveness.ts"
 import { KubeApi, KubeApiError, type Query, type ReadOptions, type Representation } from "./KubeApi.ts"
 
 /**
@@ -33,6 +34,14 @@ export interface ReflectorOptions<T> {
   readonly pageSize?: number
   /** A watch that stays silent this long (no event, no bookmark) is dead. */
   readonly idleTimeout?: Duration.DurationInput
+  /**
+   * Where the loop reports progress (e.g. `Liveness.watch(name)`): acquired
+   * when the deltas stream starts running, released when it stops. Every
+   * list page, watch event and bookmark counts as progress; the time
+   * between handing deltas over and the consumer's next pull is the
+   * consumer's, not a stall of the watch.
+   */
+  readonly progress?: Effect.Effect<WatchProgress, never, Scope.Scope>
 }
 
 export interface Reflector<T> {
@@ -114,6 +123,9 @@ export const makeReflector = <T>(options: ReflectorOptions<T>) =>
     let lastOutcome: Outcome | undefined
     const backoff = yield* Schedule.driver(reconnectBackoff)
     const firstSync = yield* Deferred.make<void>()
+    // Set while the deltas stream runs with a progress reporter.
+    let reporter: WatchProgress | undefined
+    const progressed = Effect.suspend(() => reporter === undefined ? Effect.void : reporter.progressed)
 
     /**
      * A consistent snapshot, page by page. Each page is projected as it
@@ -126,6 +138,7 @@ export const makeReflector = <T>(options: ReflectorOptions<T>) =>
       let listVersion = ""
       do {
         const page = yield* api.getJson(options.path, { ...selector, limit: pageSize, continue: continueToken }, readOptions)
+        yield* progressed
         const body = page as { items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } }
         if (!Array.isArray(body.items)) {
           return yield* new KubeApiError({ status: 200, reason: "BadList", message: "list response has no items array" })
@@ -231,9 +244,13 @@ export const makeReflector = <T>(options: ReflectorOptions<T>) =>
         Stream.splitLines,
         Stream.mapChunksEffect((chunk) => {
           const out: Array<Delta<T> | typeof ABORT> = []
+          let heard = false
           for (const line of chunk) {
             try {
               const delta = applyLine(line)
+              // Any event the server sent, bookmarks and unreadable objects
+              // included, shows the watch is alive.
+              if (line !== "") heard = true
               if (delta !== undefined) {
                 out.push(delta)
                 events++
@@ -245,7 +262,10 @@ export const makeReflector = <T>(options: ReflectorOptions<T>) =>
             }
           }
           const result = Chunk.unsafeFromArray(out)
-          return invalidSinceLastPull.length > 0 ? Effect.as(flushInvalid, result) : Effect.succeed(result)
+          const reported = heard ? progressed : Effect.void
+          return invalidSinceLastPull.length > 0
+            ? Effect.as(Effect.zipRight(reported, flushInvalid), result)
+            : Effect.as(reported, result)
         }),
         // Stop reading once the server reported an error in the stream,
         // keeping what came before it.
@@ -333,9 +353,29 @@ export const makeReflector = <T>(options: ReflectorOptions<T>) =>
       }
     })
 
-    const deltas: Stream.Stream<Delta<T>> = Stream.repeatEffect(
+    const loop: Stream.Stream<Delta<T>> = Stream.repeatEffect(
       prepareNext.pipe(Effect.as(session))
     ).pipe(Stream.flatten())
+
+    /**
+     * The loop with its progress reported: each pull is the consumer asking
+     * for more (from then on the loop waits on the server), each chunk
+     * returned is handed over (from then on the consumer holds the loop).
+     */
+    const reportProgress = (progress: Effect.Effect<WatchProgress, never, Scope.Scope>) =>
+      Stream.fromPull(Effect.gen(function*() {
+        const report = yield* progress
+        reporter = report
+        yield* Effect.addFinalizer(() => Effect.sync(() => (reporter = undefined)))
+        const pull = yield* Stream.toPull(loop)
+        // An empty chunk hands nothing over: the loop is still the server's.
+        return report.pulled.pipe(
+          Effect.zipRight(pull),
+          Effect.tap((chunk) => Chunk.isEmpty(chunk) ? Effect.void : report.handedOver)
+        )
+      }))
+
+    const deltas = options.progress === undefined ? loop : reportProgress(options.progress)
 
     return {
       deltas,

@@ -6,10 +6,15 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Layer } from "effect"
 import { Config } from "../config/Config.ts"
+import { Liveness } from "./Liveness.ts"
 import { Metrics } from "./Metrics.ts"
 import { Readiness } from "./Readiness.ts"
 
-/** `/metrics` (Prometheus text), `/healthz` and `/readyz` on the metrics port. */
+/**
+ * `/metrics` (Prometheus text), `/healthz` (liveness: every watch and
+ * worker makes progress, as JSON) and `/readyz` (the caches have synced)
+ * on the metrics port.
+ */
 export const endpoints = HttpRouter.empty.pipe(
   HttpRouter.get(
     "/metrics",
@@ -19,7 +24,16 @@ export const endpoints = HttpRouter.empty.pipe(
       return HttpServerResponse.text(body, { contentType: metrics.contentType })
     })
   ),
-  HttpRouter.get("/healthz", HttpServerResponse.text("ok")),
+  // Answered from the same event loop as the work: a loop blocked by
+  // synchronous code cannot answer at all, and the probe's timeout fails it.
+  HttpRouter.get(
+    "/healthz",
+    Effect.gen(function*() {
+      const liveness = yield* Liveness
+      const report = yield* liveness.check
+      return HttpServerResponse.unsafeJson(report, { status: report.live ? 200 : 503 })
+    })
+  ),
   HttpRouter.get(
     "/readyz",
     Effect.gen(function*() {

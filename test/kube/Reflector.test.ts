@@ -1,9 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Fiber, Option, Stream, TestClock } from "effect"
+import { Chunk, Deferred, Duration, Effect, Fiber, Option, Stream, TestClock } from "effect"
 import { KubeApiError } from "../../src/kube/KubeApi.ts"
 import { projectPod } from "../../src/kube/podProjection.ts"
 import { type Delta, makeReflector } from "../../src/kube/Reflector.ts"
 import { podKey, type SlimPod } from "../../src/kube/SlimPod.ts"
+import { Liveness } from "../../src/observability/Liveness.ts"
+import { pushedWatch } from "../observability/pushedWatch.ts"
 import { bookmark, expiredLine, fakeKubeApi, type ListAnswer, podJson, type WatchAnswer, watchLine } from "../support/fakeKube.ts"
 
 const podReflector = (invalid: Array<string> = [], fieldSelector?: string) =>
@@ -231,4 +233,140 @@ describe("Reflector sync", () => {
         yield* Fiber.interrupt(consumer)
       }).pipe(Effect.provide(kube.layer))
     }))
+})
+
+describe("Reflector liveness", () => {
+  const bounds = { watchStall: Duration.minutes(5), workStall: Duration.minutes(30) }
+  const report = Effect.flatMap(Liveness, (l) => l.check)
+
+  /** A pod reflector reporting to Liveness as "pods"; its own idle timeout is longer than the stall bound. */
+  const livePodReflector = Effect.gen(function*() {
+    const liveness = yield* Liveness
+    return yield* makeReflector<SlimPod>({
+      path: "/api/v1/pods",
+      project: (raw) => {
+        const r = projectPod(raw)
+        return r.ok ? { ok: true, value: r.pod } : r
+      },
+      keyOf: podKey,
+      resourceVersionOf: (p) => p.resourceVersion,
+      idleTimeout: Duration.hours(1),
+      progress: liveness.watch("pods")
+    })
+  })
+
+  /** Lets the other fibers run until `condition` holds (they only wait on each other, never on time). */
+  const until = (condition: Effect.Effect<boolean, never, Liveness>) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < 1000; i++) {
+        if (yield* condition) return
+        yield* Effect.yieldNow()
+      }
+      return yield* Effect.dieMessage("condition not reached")
+    })
+
+  const silentSeconds = report.pipe(
+    Effect.map((r) => r.watches[0]?.state === "waiting-for-server" ? r.watches[0].silentSeconds : undefined)
+  )
+
+  it.scoped("list pages, events and bookmarks are progress; a watch that goes quiet turns liveness red", () =>
+    Effect.gen(function*() {
+      const kube = yield* pushedWatch([podJson("a")])
+      const seen: Array<string> = []
+      const reflector = yield* livePodReflector.pipe(Effect.provide(kube.layer))
+      const consumer = yield* reflector.deltas.pipe(
+        Stream.runForEach((d) => Effect.sync(() => void seen.push(describeDelta(d)))),
+        Effect.fork
+      )
+      yield* until(Effect.sync(() => seen.includes("synced")))
+      yield* TestClock.adjust(Duration.minutes(4))
+      expect((yield* report).live).toBe(true)
+
+      // A bookmark, four minutes after the list, restarts the clock.
+      yield* kube.push(bookmark("11"))
+      yield* until(Effect.map(silentSeconds, (s) => s === 0))
+      yield* TestClock.adjust(Duration.minutes(4))
+      expect((yield* report).live).toBe(true)
+
+      // So does an event.
+      yield* kube.push(watchLine("ADDED", podJson("b", { rv: "12" })))
+      yield* until(Effect.sync(() => seen.includes("upsert b@12 (new)")))
+      yield* TestClock.adjust(Duration.minutes(5))
+      expect((yield* report).live).toBe(true)
+
+      // Then nothing more on a connection that stays open: stalled.
+      yield* TestClock.adjust(Duration.seconds(1))
+      const stalled = yield* report
+      expect(stalled.live).toBe(false)
+      expect(stalled.problems).toEqual(["watch pods: no list page, event or bookmark for 301 s"])
+      expect(kube.watches()).toBe(1)
+
+      // A watch stopped on purpose (interrupted, as at shutdown) is forgotten.
+      yield* Fiber.interrupt(consumer)
+      expect(yield* report).toMatchObject({ live: true, watches: [] })
+    }).pipe(Effect.provide(Liveness.layer(bounds))))
+
+  it.scoped("each page of a slow list is progress", () =>
+    Effect.gen(function*() {
+      // Four pages, two minutes each: eight minutes before the first delta.
+      const kube = yield* pushedWatch([podJson("a")], { pages: 4, pageDelay: Duration.minutes(2) })
+      const reflector = yield* livePodReflector.pipe(Effect.provide(kube.layer))
+      yield* reflector.deltas.pipe(Stream.runDrain, Effect.fork)
+      yield* TestClock.adjust(Duration.minutes(7))
+      expect(kube.lists()).toBe(4)
+      expect(yield* report).toMatchObject({ live: true, watches: [{ state: "waiting-for-server", silentSeconds: 60 }] })
+    }).pipe(Effect.provide(Liveness.layer(bounds))))
+
+  it.scoped("time the consumer holds the deltas is not a stall of the watch", () =>
+    Effect.gen(function*() {
+      const kube = yield* pushedWatch()
+      const release = yield* Deferred.make<void>()
+      const reflector = yield* livePodReflector.pipe(Effect.provide(kube.layer))
+      // The consumer blocks on pod b, as a controller does when its work queue is full.
+      yield* reflector.deltas.pipe(
+        Stream.runForEach((d) => d._tag === "Upsert" && d.current.name === "b" ? Deferred.await(release) : Effect.void),
+        Effect.fork
+      )
+      yield* kube.push(watchLine("ADDED", podJson("b", { rv: "12" })))
+      yield* until(Effect.map(report, (r) => r.watches[0]?.state === "with-consumer"))
+      yield* TestClock.adjust(Duration.minutes(20))
+      expect(yield* report).toMatchObject({ live: true, watches: [{ state: "with-consumer", heldSeconds: 1200 }] })
+
+      // Once it pulls again, the watch has the full bound to hear from the server.
+      yield* Deferred.succeed(release, undefined)
+      yield* until(Effect.map(silentSeconds, (s) => s === 0))
+      yield* TestClock.adjust(Duration.minutes(5))
+      expect((yield* report).live).toBe(true)
+      yield* TestClock.adjust(Duration.seconds(1))
+      expect((yield* report).live).toBe(false)
+    }).pipe(Effect.provide(Liveness.layer(bounds))))
+
+  it.scoped("a watch whose reconnects keep failing is stalled once the bound passes", () =>
+    Effect.gen(function*() {
+      const refused = () => new KubeApiError({ status: 0, reason: "Transport", message: "ECONNREFUSED" })
+      const kube = fakeKubeApi({ lists: [{ items: [], rv: "10" }], watches: Array.from({ length: 40 }, refused) })
+      const reflector = yield* livePodReflector.pipe(Effect.provide(kube.layer))
+      yield* reflector.deltas.pipe(Stream.runDrain, Effect.fork)
+      yield* until(Effect.sync(() => kube.calls.some((c) => c.kind === "watch")))
+      yield* TestClock.adjust(Duration.minutes(5))
+      expect((yield* report).live).toBe(true)
+      yield* TestClock.adjust(Duration.seconds(1))
+      const stalled = yield* report
+      expect(stalled.live).toBe(false)
+      expect(stalled.problems).toEqual(["watch pods: no list page, event or bookmark for 301 s"])
+      // It kept trying (with its capped backoff) all along.
+      expect(kube.calls.filter((c) => c.kind === "watch").length).toBeGreaterThan(8)
+    }).pipe(Effect.provide(Liveness.layer(bounds))))
+
+  it.scoped("a watch whose consumer dies is stopped at once", () =>
+    Effect.gen(function*() {
+      const kube = yield* pushedWatch([podJson("a")])
+      const reflector = yield* livePodReflector.pipe(Effect.provide(kube.layer))
+      const exit = yield* reflector.deltas.pipe(
+        Stream.runForEach((d) => d._tag === "Synced" ? Effect.dieMessage("bug in the consumer") : Effect.void),
+        Effect.exit
+      )
+      expect(exit._tag).toBe("Failure")
+      expect(yield* report).toMatchObject({ live: false, problems: ["watch pods stopped: the loop died"] })
+    }).pipe(Effect.provide(Liveness.layer(bounds))))
 })

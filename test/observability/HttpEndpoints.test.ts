@@ -1,0 +1,92 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Layer, Stream, TestClock } from "effect"
+import { freePorts } from "../../scripts/cluster/processes.ts"
+import { Config } from "../../src/config/Config.ts"
+import { projectPod } from "../../src/kube/podProjection.ts"
+import { makeReflector } from "../../src/kube/Reflector.ts"
+import { podKey, type SlimPod } from "../../src/kube/SlimPod.ts"
+import { HttpEndpointsLive } from "../../src/observability/HttpEndpoints.ts"
+import { Liveness, type LivenessReport } from "../../src/observability/Liveness.ts"
+import { Metrics } from "../../src/observability/Metrics.ts"
+import { Readiness } from "../../src/observability/Readiness.ts"
+import { podJson } from "../support/fakeKube.ts"
+import { testConfig } from "../support/testConfig.ts"
+import { pushedWatch } from "./pushedWatch.ts"
+
+const get = (port: number, path: string) =>
+  Effect.promise(async () => {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`)
+    return { status: response.status, body: await response.text() }
+  })
+
+/** The real endpoints on a free port, with the services they read. */
+const serveEndpoints = Effect.gen(function*() {
+  const [port] = yield* Effect.promise(() => freePorts(1))
+  const services = Layer.mergeAll(
+    Layer.succeed(Config, testConfig({ metricsPort: port! })),
+    Metrics.Default,
+    Readiness.Default,
+    Liveness.layer({ watchStall: Duration.minutes(5), workStall: Duration.minutes(30) })
+  )
+  const context = yield* Layer.build(HttpEndpointsLive.pipe(Layer.provideMerge(services)))
+  return { port: port!, context }
+})
+
+describe("HttpEndpoints", () => {
+  it.scoped("/readyz is 503 until the controller marks the caches synced", () =>
+    Effect.gen(function*() {
+      const { context, port } = yield* serveEndpoints
+      expect(yield* get(port, "/readyz")).toEqual({ status: 503, body: "caches not synced" })
+      yield* Effect.flatMap(Readiness, (r) => r.markSynced).pipe(Effect.provide(context))
+      expect(yield* get(port, "/readyz")).toEqual({ status: 200, body: "ok" })
+      expect((yield* get(port, "/metrics")).status).toBe(200)
+    }))
+
+  it.scoped("a pod watch that stalls turns /healthz from 200 to 503, with the reason as JSON", () =>
+    Effect.gen(function*() {
+      const { context, port } = yield* serveEndpoints
+      const kube = yield* pushedWatch([podJson("a")])
+      // The reflector's own idle timeout is longer than the liveness bound,
+      // so nothing restarts the silent watch: it just stops delivering.
+      const reflector = yield* Effect.gen(function*() {
+        const liveness = yield* Liveness
+        return yield* makeReflector<SlimPod>({
+          path: "/api/v1/pods",
+          project: (raw) => {
+            const r = projectPod(raw)
+            return r.ok ? { ok: true, value: r.pod } : r
+          },
+          keyOf: podKey,
+          resourceVersionOf: (p) => p.resourceVersion,
+          idleTimeout: Duration.hours(1),
+          progress: liveness.watch("pods")
+        })
+      }).pipe(Effect.provide(Layer.merge(kube.layer, Layer.succeedContext(context))))
+      yield* reflector.deltas.pipe(Stream.runDrain, Effect.forkScoped)
+      yield* reflector.synced
+
+      const healthy = yield* get(port, "/healthz")
+      expect(healthy.status).toBe(200)
+      expect(JSON.parse(healthy.body)).toMatchObject({
+        live: true,
+        problems: [],
+        watches: [{ name: "pods", state: "waiting-for-server" }]
+      })
+
+      yield* TestClock.adjust(Duration.minutes(5))
+      expect((yield* get(port, "/healthz")).status).toBe(200)
+      yield* TestClock.adjust(Duration.seconds(1))
+      const stalled = yield* get(port, "/healthz")
+      expect(stalled.status).toBe(503)
+      const report = JSON.parse(stalled.body) as LivenessReport
+      expect(report).toMatchObject({
+        live: false,
+        problems: ["watch pods: no list page, event or bookmark for 301 s"],
+        watches: [{ name: "pods", state: "waiting-for-server", silentSeconds: 301 }],
+        bounds: { watchStallSeconds: 300, workStallSeconds: 1800 }
+      })
+      // Nothing from the configuration (the token in particular) is in the report.
+      expect(stalled.body).not.toContain(testConfig().org)
+      expect(stalled.body).not.toContain("ghp_")
+    }))
+})
