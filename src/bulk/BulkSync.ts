@@ -1,4 +1,4 @@
-import { Cause, Effect, Either } from "effect"
+import { Cause, Duration, Effect, Either } from "effect"
 import { Config } from "../config/Config.ts"
 import { jobEnvelopeProblem, MAX_DEPLOYMENTS_PER_JOB, parseJobError } from "../github/ClusterJob.ts"
 import { ClusterJobClient } from "../github/ClusterJobClient.ts"
@@ -195,7 +195,7 @@ export class BulkSync extends Effect.Service<BulkSync>()("deployment-tracker/Bul
         if (Either.isLeft(finished)) {
           const error = finished.left
           const reason = error._tag === "JobWaitTimeout"
-            ? `job ${jobId} still ${error.lastState} after waiting the limit`
+            ? `job ${jobId} still ${error.lastState} after ${Duration.format(error.waited)}`
             : error._tag === "ClientError"
             ? `reading job ${jobId} failed: HTTP ${error.status}: ${error.message}`
             : error._tag === "UnexpectedResponse"

@@ -197,6 +197,15 @@ describe("BulkSync against the simulator", () => {
       expect(sim.requests()).toEqual([])
     }))
 
+  it.live("a defect (here a malformed candidate) becomes an error outcome, not a crash", () =>
+    Effect.gen(function*() {
+      const broken = { podStartedAt: 1, podRunning: true } as unknown as BulkSyncCandidate
+      const { logs, outcome } = yield* runSync(sim.url, [...many(1), broken])
+      expect(outcome).toMatchObject({ outcome: "error", seen: [], unknownDigests: [] })
+      expect(logs.some((l) => l.level === "ERROR")).toBe(true)
+      expect(sim.requests()).toEqual([])
+    }))
+
   it.live("off (BULK_CLUSTER_SYNC=false) or nothing to sync: skipped, nothing sent", () =>
     Effect.gen(function*() {
       expect((yield* runSync(sim.url, many(2), { bulkClusterSync: false })).outcome.outcome).toBe("skipped")
