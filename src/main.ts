@@ -1,6 +1,6 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Effect, Either, Layer } from "effect"
+import { Effect, Either, Layer, Option } from "effect"
 import { Config, type ControllerConfig } from "./config/Config.ts"
 import { helpText } from "./config/help.ts"
 import { loadConfig } from "./config/loadConfig.ts"
@@ -8,6 +8,8 @@ import { ControllerAppLive } from "./controller/ControllerApp.ts"
 import { RateLimitGate } from "./github/RateLimitGate.ts"
 import { KubeApiLive } from "./kube/KubeApi.ts"
 import { loadKubeConfig } from "./kube/loadKubeConfig.ts"
+import { runLeaderElected } from "./leader/LeaderElection.ts"
+import type { LeadershipLost } from "./leader/LeaderElector.ts"
 import { HttpEndpointsLive } from "./observability/HttpEndpoints.ts"
 import { loggingLayer } from "./observability/Logging.ts"
 import { Metrics } from "./observability/Metrics.ts"
@@ -33,7 +35,8 @@ const describeConfig = (config: ControllerConfig) => ({
   workers: config.workers,
   metrics_port: config.metricsPort,
   auth: config.credentials._tag === "Token" ? "token" : "github-app",
-  bulk_cluster_sync: config.bulkClusterSync
+  bulk_cluster_sync: config.bulkClusterSync,
+  leader_elect: Option.isSome(config.leaderElection)
 })
 
 const app = (config: ControllerConfig, kube: Parameters<typeof KubeApiLive>[0]) => {
@@ -46,8 +49,27 @@ const app = (config: ControllerConfig, kube: Parameters<typeof KubeApiLive>[0]) 
   )
   // The endpoints come up first and go down last; the controller's own
   // finalizer (stop watch, drain, stop workers) runs before them.
-  return ControllerAppLive.pipe(Layer.provide(HttpEndpointsLive), Layer.provide(base))
+  return Effect.gen(function*() {
+    if (Option.isNone(config.leaderElection)) {
+      return yield* Layer.launch(ControllerAppLive.pipe(Layer.provide(HttpEndpointsLive), Layer.provide(base)))
+    }
+    // The endpoints run always; the controller only while this replica holds the Lease.
+    return yield* runLeaderElected(config.leaderElection.value, ControllerAppLive, exitOnLostLease).pipe(
+      Effect.provide(HttpEndpointsLive.pipe(Layer.provideMerge(base)))
+    )
+  })
 }
+
+/**
+ * The lease is lost: exit non-zero at once, like client-go's usual
+ * OnStoppedLeading. No drain: a standby may be leading within seconds, and
+ * the pod restarts clean as a standby.
+ */
+const exitOnLostLease = (lost: LeadershipLost) =>
+  Effect.logError("Lost the leader-election lease; exiting").pipe(
+    Effect.annotateLogs({ lease: lost.lease, identity: lost.identity, error: lost.message }),
+    Effect.zipRight(Effect.sync(() => process.exit(1)))
+  )
 
 const main = Effect.gen(function*() {
   const loaded = yield* loadConfig(process.argv.slice(2), process.env).pipe(Effect.either)
@@ -69,7 +91,7 @@ const main = Effect.gen(function*() {
     Effect.annotateLogs(describeConfig(config)),
     Effect.provide(logging)
   )
-  return yield* Layer.launch(app(config, kube.right)).pipe(
+  return yield* app(config, kube.right).pipe(
     // GitHub refused the App's installation at start-up: a setting to fix, not a crash.
     Effect.catchTag("InstallationRefused", (e) => refuse(`invalid setting ${e.setting}: ${e.message}`)),
     Effect.provide(logging)
