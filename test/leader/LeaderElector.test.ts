@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Exit, Fiber, Option, Ref, TestClock } from "effect"
 import { KubeApi } from "../../src/kube/KubeApi.ts"
-import { type ElectionTiming, type LeaderElector, makeLeaderElector } from "../../src/leader/LeaderElector.ts"
+import { type ElectionTiming, makeLeaderElector } from "../../src/leader/LeaderElector.ts"
 import { formatMicroTime } from "../../src/leader/leaseRecord.ts"
 import { whileLeading } from "../../src/leader/whileLeading.ts"
 import { type FakeLeaseApi, LEASE, makeFakeLeaseApi } from "./fakeLeaseApi.ts"
@@ -324,5 +324,3 @@ describe("whileLeading", () => {
       expect(Option.getOrThrow(yield* fake.spec).renewTime).toBe("2025-01-01T00:00:07.123000Z")
     }))
 })
-
-export type { LeaderElector }
