@@ -121,7 +121,7 @@ const COMPONENTS: Component[] = [
 let resolvedGo: string | undefined;
 
 /** `go` from DT_GO, else PATH, else the machine image's /usr/local/go/bin/go. */
-function goBin(): string {
+export function goBin(): string {
   if (resolvedGo) return resolvedGo;
   const fromEnv = process.env["DT_GO"];
   if (fromEnv) return (resolvedGo = fromEnv);
@@ -130,7 +130,8 @@ function goBin(): string {
   return resolvedGo;
 }
 
-function goEnv(): NodeJS.ProcessEnv {
+/** The build environment: the local Go only, no cgo, the committed go.mod/go.sum as they are. */
+export function goEnv(): NodeJS.ProcessEnv {
   return {
     ...process.env,
     GOTOOLCHAIN: "local",

@@ -1,0 +1,456 @@
+import { KubeConfig } from "@kubernetes/client-node"
+import { randomBytes } from "node:crypto"
+import { readFileSync } from "node:fs"
+import { request, type RequestOptions } from "node:https"
+import { fileURLToPath } from "node:url"
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
+import { kubectlResult } from "../../scripts/cluster/controlPlane.ts"
+import { freePorts } from "../../scripts/cluster/processes.ts"
+import {
+  contentProblems,
+  kubeconfigForImage,
+  RUNTIME_UID,
+  runSandboxed,
+  type StagedImage,
+  stageImage
+} from "../../scripts/package/imageContents.ts"
+import { startImageTracker } from "../../scripts/package/imageTracker.ts"
+import { CHART_DIR, type Helm, MANIFEST_VALUES, openHelm } from "../deploy/helm.ts"
+import {
+  envOf,
+  HELM_STANDARD_LABELS,
+  keyOf,
+  type KubeObject,
+  MANIFEST_PATH,
+  manifestObjects,
+  only,
+  withoutHelmLabels
+} from "../deploy/kubeObjects.ts"
+import { GITHUB_TOKEN, TRACKER_NAMESPACE, TRACKER_SERVICE_ACCOUNT } from "./support/constants.ts"
+import { eventually } from "./support/eventually.ts"
+import { apply, deleteNamespaces, kube, pods } from "./support/kube.ts"
+import { recordsLand, runningDigests, useScenario } from "./support/scenario.ts"
+import { deployment } from "./support/workloads.ts"
+
+// Packaging, proven on the control plane: deploy/manifest.yaml applies and
+// its ServiceAccount may do what the ClusterRole says and nothing else; the
+// Helm chart lints, renders the manifest's objects and installs; the
+// Dockerfile's runtime image, reproduced without Docker, runs read-only as
+// its non-root user and posts records. (Every other e2e test already runs
+// the tracker with the ServiceAccount's own token: globalSetup.ts.)
+
+const MANIFEST = fileURLToPath(MANIFEST_PATH)
+const SERVICE_ACCOUNT = `system:serviceaccount:${TRACKER_NAMESPACE}:${TRACKER_SERVICE_ACCOUNT}`
+
+/** kubectl as the tracker's ServiceAccount (its bound token), never the admin. */
+const asTracker = (args: ReadonlyArray<string>) =>
+  kubectlResult([...args], { stateDir: inject("clusterDir"), kubeconfig: inject("trackerKubeconfig") })
+
+/** A request to the API server with the ServiceAccount's kubeconfig (its own token): status and parsed body. */
+const trackerRequest = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> => {
+  const config = new KubeConfig()
+  config.loadFromFile(inject("trackerKubeconfig"))
+  const server = new URL(config.getCurrentCluster()!.server)
+  const options: RequestOptions = {
+    hostname: server.hostname,
+    port: server.port,
+    path,
+    method,
+    headers: { accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }) }
+  }
+  await config.applyToHTTPSOptions(options)
+  return await new Promise((resolve, reject) => {
+    const req = request(options, (response) => {
+      const chunks: Array<Buffer> = []
+      response.on("data", (chunk: Buffer) => chunks.push(chunk))
+      response.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8")
+        resolve({ status: response.statusCode ?? 0, body: text.startsWith("{") ? JSON.parse(text) : text })
+      })
+    })
+    req.on("error", reject)
+    req.end(body === undefined ? undefined : JSON.stringify(body))
+  })
+}
+
+/**
+ * May the ServiceAccount do this? Asked by the ServiceAccount itself with a
+ * SelfSubjectAccessReview (what `kubectl auth can-i` sends; direct, so that
+ * a kind the server does not serve, such as Argo's rollouts, is asked about
+ * too). "yes" or "no".
+ */
+const trackerCan = async (verb: string, group: string, resource: string, namespace?: string): Promise<string> => {
+  const review = await trackerRequest("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
+    apiVersion: "authorization.k8s.io/v1",
+    kind: "SelfSubjectAccessReview",
+    spec: { resourceAttributes: { verb, group, resource, ...(namespace === undefined ? {} : { namespace }) } }
+  })
+  if (review.status !== 201) throw new Error(`SelfSubjectAccessReview: HTTP ${review.status} ${JSON.stringify(review.body)}`)
+  return (review.body as { status: { allowed: boolean } }).status.allowed ? "yes" : "no"
+}
+
+type Rule = { apiGroups: Array<string>; resources: Array<string>; verbs: Array<string> }
+
+describe("deploy/manifest.yaml", () => {
+  it("applies cleanly, runs, and the README's verification commands answer", async () => {
+    try {
+      // As the README says: the token Secret first, then the manifest.
+      await kube(["create", "secret", "generic", "deployment-tracker", "-n", TRACKER_NAMESPACE, `--from-literal=token=${GITHUB_TOKEN}`])
+      const applied = await kube(["apply", "-f", MANIFEST])
+      expect(applied).toContain("deployment.apps/deployment-tracker")
+
+      // kwok plays the kubelet: the pod runs (no image is pulled) once the API accepted everything.
+      await kube(["rollout", "status", "deployment/deployment-tracker", "-n", TRACKER_NAMESPACE, "--timeout=60s"])
+      expect(await kube(["get", "deployment", "-n", TRACKER_NAMESPACE])).toMatch(/^deployment-tracker\s+1\/1\s/m)
+      const running = (await pods(TRACKER_NAMESPACE)).filter((p) => p.status.phase === "Running")
+      expect(running).toHaveLength(1)
+      expect((await kube(["get", "pods", "-n", TRACKER_NAMESPACE])).split("\n").filter((l) => /\sRunning\s/.test(l))).toHaveLength(1)
+      expect((await kube(["auth", "can-i", "list", "pods", `--as=${SERVICE_ACCOUNT}`])).trim()).toBe("yes")
+    } finally {
+      // The rest of the ServiceAccount's objects stay: the other test files run as it.
+      await kube(["delete", "deployment", "deployment-tracker", "-n", TRACKER_NAMESPACE, "--ignore-not-found"])
+      await kube(["delete", "secret", "deployment-tracker", "-n", TRACKER_NAMESPACE, "--ignore-not-found"])
+      await eventually("the manifest's pod gone", async () => {
+        const left = await pods(TRACKER_NAMESPACE)
+        if (left.length > 0) throw new Error(left.map((p) => p.metadata.name).join(", "))
+      }, { deadlineMs: 60_000 })
+    }
+  })
+
+  it("the ServiceAccount's own token may do what the ClusterRole grants, in every namespace", async () => {
+    const rules = only(manifestObjects(), "ClusterRole")["rules"] as Array<Rule>
+    for (const rule of rules) {
+      for (const group of rule.apiGroups) {
+        for (const resource of rule.resources) {
+          for (const verb of rule.verbs) {
+            expect(`${verb} ${group}/${resource}: ${await trackerCan(verb, group, resource)}`).toBe(`${verb} ${group}/${resource}: yes`)
+          }
+        }
+      }
+    }
+  })
+
+  it("the same token is refused anything beyond the ClusterRole (auth can-i, and a real request answers 403)", async () => {
+    const refused: ReadonlyArray<[verb: string, group: string, resource: string, namespace?: string]> = [
+      ["list", "", "secrets"],
+      ["get", "", "secrets", TRACKER_NAMESPACE],
+      ["get", "", "configmaps"],
+      ["create", "", "pods"],
+      ["delete", "", "pods"],
+      ["patch", "", "pods"],
+      ["update", "apps", "deployments"],
+      ["list", "apps", "replicasets"],
+      ["list", "argoproj.io", "rollouts"],
+      ["list", "", "nodes"],
+      ["create", "coordination.k8s.io", "leases", TRACKER_NAMESPACE],
+      ["get", "coordination.k8s.io", "leases", TRACKER_NAMESPACE],
+      ["create", "", "serviceaccounts", TRACKER_NAMESPACE]
+    ]
+    for (const [verb, group, resource, namespace] of refused) {
+      expect(`${verb} ${group}/${resource}: ${await trackerCan(verb, group, resource, namespace)}`).toBe(`${verb} ${group}/${resource}: no`)
+    }
+    // The README's command, as the admin impersonating the ServiceAccount.
+    expect((await kubectlResult(["auth", "can-i", "list", "secrets", `--as=${SERVICE_ACCOUNT}`], { stateDir: inject("clusterDir") })).stdout.trim()).toBe("no")
+    // Real requests with the token: what is granted answers 200, the rest 403.
+    const status = async (path: string) => (await trackerRequest("GET", path)).status
+    expect(await status("/api/v1/pods?limit=1")).toBe(200)
+    expect(await status(`/api/v1/namespaces/${TRACKER_NAMESPACE}/secrets`)).toBe(403)
+    expect(await status("/api/v1/secrets?limit=1")).toBe(403)
+    expect(await status("/apis/apps/v1/replicasets?limit=1")).toBe(403)
+    const listed = await asTracker(["get", "secrets", "-n", TRACKER_NAMESPACE])
+    expect(listed.code).not.toBe(0)
+    expect(listed.stderr).toMatch(/forbidden/i)
+  })
+})
+
+describe("Helm chart deploy/charts/deployment-tracker", () => {
+  let helm: Helm
+  beforeAll(async () => {
+    helm = await openHelm()
+  })
+  afterAll(() => helm?.close())
+
+  it("passes helm lint (strict with the manifest's values; default values too)", () => {
+    const strict = helm.run(["lint", "--strict", CHART_DIR, "--values", MANIFEST_VALUES])
+    expect(strict.status, strict.stdout + strict.stderr).toBe(0)
+    const defaults = helm.run(["lint", CHART_DIR])
+    expect(defaults.status, defaults.stdout + defaults.stderr).toBe(0)
+  })
+
+  it(`renders the manifest's objects with test/deploy/manifest-values.yaml (all but the Namespace; ignoring ${HELM_STANDARD_LABELS.join(", ")})`, () => {
+    const rendered = helm.template().map(withoutHelmLabels)
+    const expected = manifestObjects().filter((o) => o.kind !== "Namespace")
+    expect(rendered.map(keyOf).sort()).toEqual(expected.map(keyOf).sort())
+    const byKey = new Map(rendered.map((o) => [keyOf(o), o]))
+    for (const object of expected) expect(byKey.get(keyOf(object)), keyOf(object)).toEqual(object)
+    // The labels the comparison ignores are there.
+    for (const label of HELM_STANDARD_LABELS) expect(only(helm.template(), "Deployment").metadata.labels).toHaveProperty([label])
+  })
+
+  it("keeps the original chart's values keys working", () => {
+    const rendered = helm.template({
+      release: "tracker",
+      namespace: "tools",
+      set: [
+        "config.excludeNamespaces=kube-system\\,tools",
+        "config.workers=5",
+        "config.metricsPort=9102",
+        "config.bulkClusterSync=false",
+        "config.physicalEnvironment=eu-west-1",
+        "config.baseUrl=https://ghe.example.com/api/v3",
+        "auth.apiTokenSecret=",
+        "auth.githubApp.appId=12345",
+        "auth.githubApp.installId=678",
+        "auth.githubApp.privateKeySecret=app-key",
+        "image.repository=registry.example.com/dt",
+        "image.tag=1.2.3",
+        "image.pullPolicy=Always",
+        "serviceAccount.create=false",
+        "serviceAccount.name=existing-sa",
+        "service.enabled=true",
+        "service.port=8080",
+        "resources.requests.memory=300Mi",
+        "securityContext.runAsUser=1000",
+        "readinessProbe.initialDelaySeconds=7",
+        "lifecycle.preStop.sleep.seconds=5",
+        "podAnnotations.prometheus\\.io/scrape=true",
+        "podLabels.team=platform",
+        "nodeSelector.kubernetes\\.io/os=linux",
+        "tolerations[0].key=dedicated",
+        "tolerations[0].operator=Exists",
+        "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=pool",
+        "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists"
+      ],
+      setLiteral: ["config.dnTemplate={{namespace}}-{{deploymentName}}"]
+    })
+    const deploymentObject = only(rendered, "Deployment")
+    const spec = (deploymentObject["spec"] as { template: { metadata: { annotations: unknown; labels: Record<string, string> }; spec: Record<string, unknown> } }).template
+    const container = (spec.spec["containers"] as Array<Record<string, unknown>>)[0]!
+    expect(container["args"]).toEqual(["-workers=5", "-metrics-port=9102", "-exclude-namespaces=kube-system,tools"])
+    expect(container["image"]).toBe("registry.example.com/dt:1.2.3")
+    expect(container["imagePullPolicy"]).toBe("Always")
+    expect(container["ports"]).toEqual([{ name: "metrics", containerPort: 9102, protocol: "TCP" }])
+    expect(envOf(deploymentObject)).toMatchObject({
+      PHYSICAL_ENVIRONMENT: "eu-west-1",
+      BASE_URL: "https://ghe.example.com/api/v3",
+      DN_TEMPLATE: "{{namespace}}-{{deploymentName}}",
+      BULK_CLUSTER_SYNC: "false",
+      GH_APP_ID: "12345",
+      GH_INSTALL_ID: "678",
+      GH_APP_PRIVATE_KEY: { secretKeyRef: { name: "app-key", key: "private-key" } }
+    })
+    expect(envOf(deploymentObject)).not.toHaveProperty("API_TOKEN")
+    expect(spec.spec["serviceAccountName"]).toBe("existing-sa")
+    expect(rendered.some((o) => o.kind === "ServiceAccount")).toBe(false)
+    expect(only(rendered, "ClusterRoleBinding")["subjects"]).toEqual([{ kind: "ServiceAccount", name: "existing-sa", namespace: "tools" }])
+    expect(only(rendered, "Service")["spec"]).toMatchObject({ ports: [{ port: 8080, targetPort: "metrics" }] })
+    expect(container["resources"]).toMatchObject({ requests: { memory: "300Mi" } })
+    expect(container["securityContext"]).toMatchObject({ runAsUser: 1000, readOnlyRootFilesystem: true })
+    expect(container["readinessProbe"]).toMatchObject({ httpGet: { path: "/readyz" }, initialDelaySeconds: 7 })
+    expect(container["lifecycle"]).toEqual({ preStop: { sleep: { seconds: 5 } } })
+    expect(spec.metadata.annotations).toEqual({ "prometheus.io/scrape": "true" })
+    expect(spec.metadata.labels).toMatchObject({ team: "platform", "app.kubernetes.io/instance": "tracker" })
+    expect(spec.spec["nodeSelector"]).toEqual({ "kubernetes.io/os": "linux" })
+    expect(spec.spec["tolerations"]).toEqual([{ key: "dedicated", operator: "Exists" }])
+    expect(spec.spec["affinity"]).toHaveProperty(["nodeAffinity"])
+
+    // Inline credentials go to a Secret of the chart's, never into the pod spec.
+    const inline = helm.template({ set: ["auth.apiTokenSecret=", "auth.apiToken=ghp_inline", "auth.githubApp.privateKey=UEVNCg=="] })
+    const secret = only(inline, "Secret")
+    expect(secret["data"]).toEqual({ token: Buffer.from("ghp_inline").toString("base64"), "private-key": Buffer.from("UEVNCg==").toString("base64") })
+    expect(envOf(only(inline, "Deployment"))).toMatchObject({
+      API_TOKEN: { secretKeyRef: { name: "deployment-tracker", key: "token" } },
+      GH_APP_PRIVATE_KEY: { secretKeyRef: { name: "deployment-tracker", key: "private-key" } }
+    })
+    expect(JSON.stringify(only(inline, "Deployment"))).not.toContain("ghp_inline")
+  })
+
+  it("sets the newer settings: -dry-run, -namespace, API and shutdown timing, log level, tracing", () => {
+    const rendered = only(helm.template({
+      set: [
+        "config.dryRun=true",
+        "config.namespace=apps",
+        "config.logLevel=DEBUG",
+        "config.apiRateLimit=5",
+        "config.apiBurst=10",
+        "config.apiTimeoutSeconds=15",
+        "config.shutdownTimeoutSeconds=25",
+        "tracing.otlpEndpoint=http://otel-collector.observability.svc:4318",
+        "tracing.headersSecret.name=otel-headers",
+        "tracing.serviceName=dt-prod"
+      ]
+    }), "Deployment")
+    expect((rendered["spec"] as { template: { spec: { containers: Array<{ args: Array<string> }> } } }).template.spec.containers[0]!.args)
+      .toEqual(["-workers=2", "-metrics-port=9090", "-namespace=apps", "-dry-run"])
+    expect(envOf(rendered)).toMatchObject({
+      LOG_LEVEL: "DEBUG",
+      API_RATE_LIMIT: "5",
+      API_BURST: "10",
+      API_TIMEOUT_SECONDS: "15",
+      SHUTDOWN_TIMEOUT_SECONDS: "25",
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel-collector.observability.svc:4318",
+      OTEL_EXPORTER_OTLP_HEADERS: { secretKeyRef: { name: "otel-headers", key: "headers" } },
+      OTEL_SERVICE_NAME: "dt-prod"
+    })
+    const plain = envOf(only(helm.template(), "Deployment"))
+    for (const name of ["API_RATE_LIMIT", "API_BURST", "API_TIMEOUT_SECONDS", "SHUTDOWN_TIMEOUT_SECONDS", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_SERVICE_NAME"]) {
+      expect(plain).not.toHaveProperty(name)
+    }
+  })
+
+  it("turns leader election on with more than one replica (auto), with a Role for its Lease only", () => {
+    const leaderArgs = (objects: ReadonlyArray<KubeObject>) =>
+      ((only(objects, "Deployment")["spec"] as { template: { spec: { containers: Array<{ args: Array<string> }> } } }).template.spec.containers[0]!.args)
+        .filter((a) => a.startsWith("-leader-elect"))
+    const roles = (objects: ReadonlyArray<KubeObject>) => objects.filter((o) => o.kind === "Role" || o.kind === "RoleBinding").length
+
+    const single = helm.template()
+    expect(leaderArgs(single)).toEqual([])
+    expect(roles(single)).toBe(0)
+
+    const replicated = helm.template({ set: ["replicaCount=3", "leaderElection.leaseDuration=30s"] })
+    expect(leaderArgs(replicated)).toEqual([
+      "-leader-elect",
+      "-leader-elect-resource-name=deployment-tracker",
+      "-leader-elect-lease-duration=30s",
+      "-leader-elect-renew-deadline=10s",
+      "-leader-elect-retry-period=2s"
+    ])
+    expect(only(replicated, "Role")["rules"]).toEqual([
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: ["deployment-tracker"], verbs: ["get", "update"] }
+    ])
+    expect(only(replicated, "Role").metadata.namespace).toBe("deployment-tracker")
+    expect(only(replicated, "RoleBinding")["subjects"]).toEqual([{ kind: "ServiceAccount", name: "deployment-tracker", namespace: "deployment-tracker" }])
+    // POD_NAMESPACE (downward API) puts the Lease in the release's namespace.
+    expect(envOf(only(replicated, "Deployment"))["POD_NAMESPACE"]).toEqual({ fieldRef: { fieldPath: "metadata.namespace" } })
+
+    expect(leaderArgs(helm.template({ set: ["replicaCount=3", "leaderElection.enabled=false"] }))).toEqual([])
+    expect(leaderArgs(helm.template({ set: ["leaderElection.enabled=true", "leaderElection.resourceName=dt-lease"] }))).toContain("-leader-elect-resource-name=dt-lease")
+    expect(helm.templateError({ set: ["leaderElection.enabled=maybe"] })).toContain("leaderElection.enabled must be auto, true or false")
+  })
+
+  it("refuses contradictory or missing settings at render time", () => {
+    expect(helm.templateError({ set: ["config.namespace=a", "config.excludeNamespaces=b"] })).toContain("cannot be used together")
+    expect(helm.templateError({ set: ["config.org="] })).toContain("config.org is required")
+    expect(helm.templateError({ set: ["auth.apiTokenSecret="] })).toContain("credentials are required")
+    expect(helm.templateError({ set: ["auth.apiToken=x"] })).toContain("not both")
+  })
+
+  it("renders objects the API server accepts (server-side dry run, strict field validation)", async () => {
+    const variants: ReadonlyArray<ReadonlyArray<string>> = [
+      [],
+      ["replicaCount=2", "service.enabled=true", "auth.apiTokenSecret=", "auth.apiToken=ghp_x", "config.dryRun=true", "tracing.otlpEndpoint=http://collector.svc:4318", "tracing.headersSecret.name=otel", "lifecycle.preStop.sleep.seconds=5"]
+    ]
+    for (const set of variants) {
+      const text = helm.templateText({ set, release: "dt-dry-run", namespace: TRACKER_NAMESPACE })
+      expect(text.status, text.stderr).toBe(0)
+      const result = await kubectlResult(["apply", "--dry-run=server", "--validate=strict", "-f", "-"], { stateDir: inject("clusterDir"), input: text.stdout })
+      expect(result.code, result.stderr).toBe(0)
+      expect(result.stdout).toMatch(/deployment\.apps\/dt-dry-run-deployment-tracker created \(server dry run\)/)
+    }
+  })
+
+  it("installs with replicas 2 (leader election, its Lease Role), runs, and uninstalls", async () => {
+    const namespace = `chart-${randomBytes(3).toString("hex")}`
+    const release = "dt"
+    const fullname = `${release}-deployment-tracker`
+    const admin = ["--kubeconfig", inject("adminKubeconfig")]
+    try {
+      const installed = helm.run([
+        "install", release, CHART_DIR, ...admin, "--namespace", namespace, "--create-namespace",
+        "--values", MANIFEST_VALUES, "--set", "replicaCount=2", "--set", `auth.apiTokenSecret=${fullname}-token`,
+        "--wait", "--timeout", "90s"
+      ])
+      expect(installed.status, installed.stdout + installed.stderr).toBe(0)
+      expect(installed.stdout).toContain(`leader election on Lease ${fullname}`)
+      expect(await kube(["get", "deployment", fullname, "-n", namespace])).toMatch(new RegExp(`^${fullname}\\s+2/2\\s`, "m"))
+      const sa = `--as=system:serviceaccount:${namespace}:${fullname}`
+      const can = async (...args: Array<string>) =>
+        (await kubectlResult(["auth", "can-i", ...args, sa], { stateDir: inject("clusterDir") })).stdout.trim()
+      expect(await can("create", "leases.coordination.k8s.io", "-n", namespace)).toBe("yes")
+      expect(await can("update", `leases.coordination.k8s.io/${fullname}`, "-n", namespace)).toBe("yes")
+      expect(await can("get", `leases.coordination.k8s.io/${fullname}`, "-n", namespace)).toBe("yes")
+      expect(await can("update", "leases.coordination.k8s.io/another-lease", "-n", namespace)).toBe("no")
+      expect(await can("delete", `leases.coordination.k8s.io/${fullname}`, "-n", namespace)).toBe("no")
+      expect(await can("create", "leases.coordination.k8s.io", "-n", TRACKER_NAMESPACE)).toBe("no")
+      expect(await can("watch", "pods", "--all-namespaces")).toBe("yes")
+      expect(await can("list", "secrets", "-n", namespace)).toBe("no")
+
+      const uninstalled = helm.run(["uninstall", release, ...admin, "--namespace", namespace, "--wait", "--timeout", "90s"])
+      expect(uninstalled.status, uninstalled.stderr).toBe(0)
+      const left = await kubectlResult(["get", `clusterrole/${fullname}`, `clusterrolebinding/${fullname}`], { stateDir: inject("clusterDir") })
+      expect(left.stderr).toMatch(/not found/)
+      expect(left.stdout.trim()).toBe("")
+    } finally {
+      helm.run(["uninstall", release, ...admin, "--namespace", namespace, "--ignore-not-found"])
+      await deleteNamespaces([namespace])
+    }
+  })
+})
+
+describe("the Dockerfile's runtime image, reproduced without Docker (scripts/package/imageContents.ts)", () => {
+  let image: StagedImage
+  beforeAll(() => {
+    image = stageImage()
+  })
+  afterAll(() => image?.cleanup())
+
+  it("holds dist/, package.json, the lockfile and exactly the production dependencies", () => {
+    expect(contentProblems(image.appDir)).toEqual([])
+    expect(readFileSync(`${image.appDir}/dist/main.js`, "utf8")).toBe(readFileSync(new URL("../../dist/main.js", import.meta.url), "utf8"))
+  })
+
+  it("runs read-only as the non-root image user without capabilities, and --help works there", () => {
+    const probe = runSandboxed(image, [
+      "-e",
+      [
+        "const fs = require('node:fs')",
+        "const status = fs.readFileSync('/proc/self/status', 'utf8')",
+        "const field = (name) => new RegExp(name + ':\\\\s*(\\\\S+)').exec(status)[1]",
+        "const writable = (path) => { try { fs.writeFileSync(path, 'x'); return true } catch (e) { return e.code } }",
+        "console.log(JSON.stringify({ uid: process.getuid(), capEff: field('CapEff'), noNewPrivs: field('NoNewPrivs'), workdir: writable('probe'), tmp: writable('/tmp/dt-probe') }))"
+      ].join("\n")
+    ])
+    expect(probe.status, probe.stderr).toBe(0)
+    const seen = JSON.parse(probe.stdout) as Record<string, unknown>
+    expect(seen).toEqual(process.getuid?.() === 0
+      ? { uid: RUNTIME_UID, capEff: "0000000000000000", noNewPrivs: "1", workdir: "EROFS", tmp: "EROFS" }
+      : { uid: 0, capEff: expect.any(String), noNewPrivs: "0", workdir: "EROFS", tmp: "EROFS" })
+
+    const help = runSandboxed(image, ["dist/main.js", "--help"])
+    expect(help.status, help.stderr).toBe(0)
+    for (const flag of ["-kubeconfig", "-metrics-port", "-leader-elect", "GITHUB_ORG"]) expect(help.stdout).toContain(flag)
+  })
+
+  it("as the manifest's ServiceAccount: the pod cache syncs, /readyz answers, records are posted, SIGTERM exits 0", async () => {
+    const s = useScenario("image")
+    const ns = await s.namespace("image")
+    const [metricsPort] = await freePorts(1)
+    const tracker = startImageTracker(image, {
+      kubeconfig: kubeconfigForImage(image, inject("trackerKubeconfig")),
+      metricsPort: metricsPort!,
+      args: ["-namespace", ns],
+      env: {
+        GITHUB_ORG: s.org,
+        LOGICAL_ENVIRONMENT: s.logicalEnvironment,
+        CLUSTER: s.cluster,
+        BASE_URL: inject("githubUrl"),
+        API_TOKEN: GITHUB_TOKEN,
+        BULK_CLUSTER_SYNC: "false",
+        API_RATE_LIMIT: "0",
+        NODE_OPTIONS: String(envOf(only(manifestObjects(), "Deployment"))["NODE_OPTIONS"])
+      }
+    })
+    try {
+      await tracker.waitReady(60_000)
+      await apply(deployment(ns, "web", { replicas: 1, containers: [{ name: "app", image: "ghcr.io/octo-e2e/image-web:1.0" }] }))
+      const expected = await runningDigests(ns, "web", "app=web", { count: 1 })
+      await recordsLand(s, expected, "deployed")
+      await s.expectNoViolations()
+    } finally {
+      const code = await tracker.stop(30_000)
+      expect(code, tracker.output().slice(-20).join("\n")).toBe(0)
+    }
+  })
+})
