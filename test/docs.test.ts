@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
 import { FLAGS } from "../src/config/cli.ts"
 import { ENVIRONMENT_VARIABLES } from "../src/config/environment.ts"
+import { parseObjects } from "./deploy/kubeObjects.ts"
 
 // The README's configuration tables must list what the code accepts, so
 // adding a setting without documenting it fails here.
@@ -17,10 +18,22 @@ describe("README", () => {
     expect(readme).toMatch(new RegExp(`\\| \`${name}\`|\`${name}\`[^|]*\\|`))
   })
 
-  it("lists the same RBAC resources as the manifest's ClusterRole", () => {
-    for (const resource of ["pods", "replicasets", "deployments", "daemonsets", "statefulsets", "jobs", "cronjobs", "rollouts"]) {
-      expect(manifest).toContain(resource)
-      expect(readme).toContain(`\`${resource}\``)
-    }
+  it("lists exactly the manifest's ClusterRole grants, and the Lease the chart's leader election adds, in its RBAC table", () => {
+    type Rule = { apiGroups: Array<string>; resources: Array<string>; verbs: Array<string> }
+    const grants = (rules: ReadonlyArray<Rule>) =>
+      rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}/${res} ${v}`)))).sort()
+    const cells = (row: string) => row.split("|").slice(1, -1).map((cell) => [...cell.matchAll(/`([^`]*)`/g)].map((m) => m[1]!))
+    const rows = readme
+      .slice(readme.indexOf("| API group | Resource | Verbs |"))
+      .split("\n")
+      .slice(2)
+      .filter((line, index, lines) => line.startsWith("|") && lines.slice(0, index).every((l) => l.startsWith("|")))
+    const documented = grants(rows.map((row) => {
+      const [groups, resources, verbs] = cells(row)
+      return { apiGroups: (groups ?? []).map((g) => (g === '""' ? "" : g)), resources: resources ?? [], verbs: verbs ?? [] }
+    }))
+    const clusterRole = (parseObjects(manifest).find((o) => o.kind === "ClusterRole")?.["rules"] ?? []) as Array<Rule>
+    const leaderElection: Rule = { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] }
+    expect(documented).toEqual(grants([...clusterRole, leaderElection]))
   })
 })
