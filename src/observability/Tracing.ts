@@ -20,9 +20,9 @@ const EXPORT_SUCCESS = 0
 
 type ExportResult = Parameters<Parameters<SpanExporter["export"]>[1]>[0]
 
-const load = <A>(what: string, load: () => Promise<A>) =>
+const loadModules = <A>(what: string, importModules: () => Promise<A>) =>
   Effect.tryPromise({
-    try: load,
+    try: importModules,
     catch: (cause) => new TracingSetupError({ reason: `loading ${what} failed: ${String(cause)}` })
   })
 
@@ -90,7 +90,7 @@ export interface ExportingTracerOptions {
  */
 export const exportingTracerLayer = (options: ExportingTracerOptions): Layer.Layer<never, TracingSetupError> =>
   Layer.unwrapScoped(Effect.gen(function*() {
-    const [OtelTracer, OtelResource, Resources, SdkTrace] = yield* load("the OpenTelemetry SDK", () =>
+    const [OtelTracer, OtelResource, Resources, SdkTrace] = yield* loadModules("the OpenTelemetry SDK", () =>
       Promise.all([
         import("@effect/opentelemetry/Tracer"),
         import("@effect/opentelemetry/Resource"),
@@ -123,7 +123,7 @@ export const exportingTracerLayer = (options: ExportingTracerOptions): Layer.Lay
 
 /** The OTLP/HTTP (JSON) exporter to the configured collector. */
 const otlpExporter = (settings: TracingSettings) =>
-  load("the OTLP trace exporter", () => import("@opentelemetry/exporter-trace-otlp-http")).pipe(
+  loadModules("the OTLP trace exporter", () => import("@opentelemetry/exporter-trace-otlp-http")).pipe(
     Effect.map(({ OTLPTraceExporter }) =>
       new OTLPTraceExporter({ url: settings.tracesUrl, headers: { ...Redacted.value(settings.headers) } })
     )
@@ -161,10 +161,13 @@ export const TracingLive = (settings: Option.Option<TracingSettings>): Layer.Lay
             Effect.annotateLogs({ traces_url: describeUrl(tracing.tracesUrl), service_name: tracing.serviceName })
           )
         ),
-        Layer.catchAll((error) =>
-          Layer.effectDiscard(Effect.logWarning("Tracing is off: it could not be set up").pipe(
-            Effect.annotateLogs({ reason: error.reason })
-          ))
-        )
+        orTracingOff
       )
   })
+
+/** A tracer that cannot be set up is logged, and the app runs untraced. */
+export const orTracingOff = (layer: Layer.Layer<never, TracingSetupError>): Layer.Layer<never> =>
+  Layer.catchAll(layer, (error) =>
+    Layer.effectDiscard(Effect.logWarning("Tracing is off: it could not be set up").pipe(
+      Effect.annotateLogs({ reason: error.reason })
+    )))

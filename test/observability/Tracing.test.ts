@@ -11,7 +11,7 @@ import { GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
 import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
 import { SpanAttribute, SpanName } from "../../src/observability/eventTrace.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
-import { TracingLive } from "../../src/observability/Tracing.ts"
+import { exportingTracerLayer, orTracingOff, TracingLive, TracingSetupError } from "../../src/observability/Tracing.ts"
 import type { DeploymentRecord } from "../../src/record/DeploymentRecord.ts"
 import { VERSION } from "../../src/version.ts"
 import { TEST_TOKEN, testConfigLayer } from "../support/testConfig.ts"
@@ -194,6 +194,19 @@ describe("TracingLive", () => {
       expect(String(warnings[0]?.["reason"])).toContain("Bad key ***")
       expect(JSON.stringify(logs.lines)).not.toContain(secret)
     }).pipe(Effect.scoped))
+
+  it.effect("a tracer that cannot be set up: one warning, and the app runs untraced", () =>
+    Effect.gen(function*() {
+      const builtIn = yield* Effect.tracer
+      const logs = captureLogs()
+      const broken = exportingTracerLayer({
+        serviceName: TEST_SERVICE,
+        exporter: Effect.fail(new TracingSetupError({ reason: "loading the OTLP trace exporter failed: not installed" }))
+      })
+      const tracer = yield* Effect.tracer.pipe(Effect.provide(orTracingOff(broken)), Effect.provide(logs.layer))
+      expect(tracer).toBe(builtIn)
+      expect(logs.lines).toMatchObject([{ level: "WARN", msg: "Tracing is off: it could not be set up" }])
+    }))
 
   it.live("a collector that is down does not hold up shutdown beyond the flush timeout", () =>
     Effect.gen(function*() {
