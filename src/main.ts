@@ -11,9 +11,11 @@ import { loadKubeConfig } from "./kube/loadKubeConfig.ts"
 import { runLeaderElected } from "./leader/LeaderElection.ts"
 import type { LeadershipLost } from "./leader/LeaderElector.ts"
 import { HttpEndpointsLive } from "./observability/HttpEndpoints.ts"
+import { Liveness } from "./observability/Liveness.ts"
 import { loggingLayer } from "./observability/Logging.ts"
 import { Metrics } from "./observability/Metrics.ts"
 import { Readiness } from "./observability/Readiness.ts"
+import { TracingLive } from "./observability/Tracing.ts"
 
 // The program's outer edge: the only place that reads process.argv/env,
 // prints outside the logger and chooses exit codes.
@@ -44,6 +46,7 @@ const app = (config: ControllerConfig, kube: Parameters<typeof KubeApiLive>[0]) 
     Layer.succeed(Config, config),
     Metrics.Default,
     Readiness.Default,
+    Liveness.Default,
     RateLimitGate.Default,
     KubeApiLive(kube)
   )
@@ -92,6 +95,8 @@ const main = Effect.gen(function*() {
     Effect.provide(logging)
   )
   return yield* app(config, kube.right).pipe(
+    // Outermost around the app: every span is exported, and flushed after the app has stopped.
+    Effect.provide(TracingLive(config.tracing)),
     // GitHub refused the App's installation at start-up: a setting to fix, not a crash.
     Effect.catchTag("InstallationRefused", (e) => refuse(`invalid setting ${e.setting}: ${e.message}`)),
     Effect.provide(logging)
