@@ -20,8 +20,15 @@ export interface Scenario {
   readonly github: GitHubSimulatorClient
   /** Creates a namespace named `<label>-<id>`, deleted when the test ends. */
   readonly namespace: (label: string) => Promise<string>
-  /** Starts a tracker for this test's org and waits until it is ready. */
-  readonly startTracker: (options?: { args?: ReadonlyArray<string>; env?: Readonly<Record<string, string>> }) => Promise<TrackerProcess>
+  /**
+   * Starts a tracker for this test's org and waits until it is ready.
+   * `githubUrl`: another GitHub (e.g. a simulator of the test's own) instead of the shared one.
+   */
+  readonly startTracker: (options?: {
+    args?: ReadonlyArray<string>
+    env?: Readonly<Record<string, string>>
+    githubUrl?: string
+  }) => Promise<TrackerProcess>
   /** Records of this test's org whose deployment_name lies in `namespace`. */
   readonly recordsIn: (namespace: string) => Promise<ReadonlyArray<StoredRecord>>
   readonly expectNoViolations: () => Promise<void>
@@ -69,7 +76,7 @@ export const useScenario = (
     startTracker: async (options = {}) => {
       const tracker = await TrackerProcess.start({
         kubeconfig: inject("trackerKubeconfig"),
-        githubUrl: inject("githubUrl"),
+        githubUrl: options.githubUrl ?? inject("githubUrl"),
         org,
         cluster: `kwok-${id}`,
         logicalEnvironment: "e2e",

@@ -109,9 +109,19 @@ export class TrackerProcess {
 
   /** Starts the tracker and waits until it reports ready (its pod cache synced). */
   static async start(options: TrackerOptions): Promise<TrackerProcess> {
-    const tracker = new TrackerProcess(options, (await freePorts(1))[0]!)
+    const tracker = await TrackerProcess.spawn(options)
     await tracker.waitReady()
     return tracker
+  }
+
+  /** Starts the tracker without waiting for it (for runs expected to stop at start-up). */
+  static async spawn(options: TrackerOptions): Promise<TrackerProcess> {
+    return new TrackerProcess(options, (await freePorts(1))[0]!)
+  }
+
+  /** Everything the process printed so far (stdout and stderr), raw. */
+  output(): string {
+    return [...this.raw, this.partial].join("\n")
   }
 
   private onOutput(chunk: string): void {
