@@ -140,10 +140,12 @@ export const makeReflector = <T>(options: ReflectorOptions<T>) =>
         const page = yield* api.getJson(options.path, { ...selector, limit: pageSize, continue: continueToken }, readOptions)
         yield* progressed
         const body = page as { items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } }
-        if (!Array.isArray(body.items)) {
+        // An empty PartialObjectMetadataList comes with `"items": null` (a nil Go slice).
+        const items = body.items === null ? [] : body.items
+        if (!Array.isArray(items)) {
           return yield* new KubeApiError({ status: 200, reason: "BadList", message: "list response has no items array" })
         }
-        for (const item of body.items) {
+        for (const item of items) {
           const projected = options.project(item)
           if (projected.ok) fresh.set(options.keyOf(projected.value), projected.value)
           else yield* onInvalid(projected.reason)

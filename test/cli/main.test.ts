@@ -109,6 +109,12 @@ describe("deployment-tracker process", () => {
           return
         }
         if (url.pathname === "/api/v1/pods") return // watch: stay open, quiet
+        // The workload watches: empty lists (as the metadata API sends them), quiet watches.
+        if (/^\/apis\/(apps|batch)\/v1\/(deployments|daemonsets|statefulsets|jobs|cronjobs)$/.test(url.pathname)) {
+          if (url.searchParams.get("watch") !== null) return
+          res.end(JSON.stringify({ kind: "PartialObjectMetadataList", metadata: { resourceVersion: "5" }, items: null }))
+          return
+        }
         res.statusCode = 404
         res.end(JSON.stringify({ kind: "Status", reason: "NotFound", code: 404 }))
       })

@@ -41,6 +41,15 @@ const run = (script: { lists: Array<ListAnswer>; watches: Array<WatchAnswer> }, 
   })
 
 describe("Reflector", () => {
+  it.effect("an empty list whose items are null (the metadata API's empty PartialObjectMetadataList) is an empty list", () =>
+    Effect.gen(function*() {
+      const { deltas } = yield* run({
+        lists: [{ items: null as unknown as ReadonlyArray<unknown>, rv: "7" }],
+        watches: [[watchLine("ADDED", podJson("a", { rv: "8" }))]]
+      }, 2)
+      expect(deltas).toEqual(["synced", "upsert a@8 (new)"])
+    }))
+
   it.effect("lists page by page, then watches from the list's resourceVersion with bookmarks and a timeout", () =>
     Effect.gen(function*() {
       const { calls, deltas } = yield* run({
