@@ -11,6 +11,7 @@ import { loadKubeConfig } from "./kube/loadKubeConfig.ts"
 import { runLeaderElected } from "./leader/LeaderElection.ts"
 import type { LeadershipLost } from "./leader/LeaderElector.ts"
 import { HttpEndpointsLive } from "./observability/HttpEndpoints.ts"
+import { Liveness } from "./observability/Liveness.ts"
 import { loggingLayer } from "./observability/Logging.ts"
 import { Metrics } from "./observability/Metrics.ts"
 import { Readiness } from "./observability/Readiness.ts"
@@ -45,6 +46,7 @@ const app = (config: ControllerConfig, kube: Parameters<typeof KubeApiLive>[0]) 
     Layer.succeed(Config, config),
     Metrics.Default,
     Readiness.Default,
+    Liveness.Default,
     RateLimitGate.Default,
     KubeApiLive(kube)
   )
