@@ -5,6 +5,7 @@ import { Config, type ControllerConfig } from "../../src/config/Config.ts"
 import { ControllerAppLive } from "../../src/controller/ControllerApp.ts"
 import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
 import { type KubeApi, KubeApiError } from "../../src/kube/KubeApi.ts"
+import { Liveness } from "../../src/observability/Liveness.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { Readiness } from "../../src/observability/Readiness.ts"
 import { DEFAULT_TEMPLATE } from "../../src/record/deploymentName.ts"
@@ -56,11 +57,18 @@ export const benchConfig = (baseUrl: string, overrides: Partial<ControllerConfig
  */
 export const benchController = (githubUrl: string, kube: Layer.Layer<KubeApi>) =>
   ControllerAppLive.pipe(
-    Layer.provideMerge(Layer.mergeAll(benchConfig(githubUrl), Metrics.Default, Readiness.Default, RateLimitGate.Default, kube))
+    Layer.provideMerge(Layer.mergeAll(benchConfig(githubUrl), Metrics.Default, Readiness.Default, Liveness.Default, RateLimitGate.Default, kube))
   )
 
 /** A GET of one object in the benchmarks: the pod's owner, or 404. */
+/** The workload collections the controller also lists and watches; the benchmarks keep them empty and quiet. */
+export const isWorkloadCollection = (path: string): boolean =>
+  /^\/apis\/(apps|batch)\/v1\/(deployments|daemonsets|statefulsets|jobs|cronjobs)$/.test(path)
+
 export const getOwnerObject = (path: string) => {
+  if (isWorkloadCollection(path)) {
+    return Effect.succeed({ kind: "PartialObjectMetadataList", metadata: { resourceVersion: "1" }, items: [] })
+  }
   const object = ownerObject(path)
   return object === undefined
     ? Effect.fail(new KubeApiError({ status: 404, reason: "NotFound", message: `${path} not found` }))

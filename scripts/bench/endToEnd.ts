@@ -8,7 +8,7 @@ import { Effect, Exit, Layer, Option, Scope, Stream } from "effect"
 import { KubeApi, KubeApiError } from "../../src/kube/KubeApi.ts"
 import { loggingLayer } from "../../src/observability/Logging.ts"
 import { renderDeploymentName, DEFAULT_TEMPLATE } from "../../src/record/deploymentName.ts"
-import { arrivalCount, arrivalTimes, benchController, getOwnerObject, percentile, startZeroLatencyServer, waitUntil } from "./benchSupport.ts"
+import { arrivalCount, arrivalTimes, benchController, getOwnerObject, isWorkloadCollection, percentile, startZeroLatencyServer, waitUntil } from "./benchSupport.ts"
 import { makePod, watchLine } from "./podFactory.ts"
 
 const PODS = Number(process.env["BENCH_E2E_PODS"] ?? 4000)
@@ -48,8 +48,8 @@ const run = (offset: number, pods: number, podsPerSecond: number | undefined) =>
         path === "/api/v1/pods"
           ? Effect.succeed({ kind: "PodList", metadata: { resourceVersion: "1" }, items: [] })
           : getOwnerObject(path),
-      stream: () =>
-        Stream.unfoldEffect(0, (i) =>
+      stream: (path) =>
+        isWorkloadCollection(path) ? Stream.never : Stream.unfoldEffect(0, (i) =>
           i >= pods ? Effect.succeed(Option.none()) : Effect.gen(function*() {
             if (i === 0) started = now()
             if (podsPerSecond !== undefined) {

@@ -45,7 +45,14 @@ const REPLICA_SET_PATH = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/replicasets\/(
  * ReplicaSet (same uid as the pod's owner reference), owned by the
  * Deployment of the same name without the hash. Undefined for other paths.
  */
+const DEPLOYMENT_PATH = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)$/
+
 export const ownerObject = (path: string): Record<string, unknown> | undefined => {
+  const deployment = DEPLOYMENT_PATH.exec(path)
+  if (deployment !== null) {
+    const [, namespace, name] = deployment as unknown as [string, string, string]
+    return { apiVersion: "meta.k8s.io/v1", kind: "PartialObjectMetadata", metadata: { name, namespace, uid: "deployment-uid" } }
+  }
   const match = REPLICA_SET_PATH.exec(path)
   if (match === null) return undefined
   const [, namespace, name] = match as unknown as [string, string, string]

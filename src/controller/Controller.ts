@@ -3,6 +3,8 @@ import { Config } from "../config/Config.ts"
 import { makePodWatch } from "../kube/PodWatch.ts"
 import type { Delta } from "../kube/Reflector.ts"
 import { podKey, type SlimPod } from "../kube/SlimPod.ts"
+import { RateLimitGate } from "../github/RateLimitGate.ts"
+import { Liveness } from "../observability/Liveness.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { Readiness } from "../observability/Readiness.ts"
 import { eventForChange, eventForDelete } from "./eventRules.ts"
@@ -44,6 +46,8 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   const metrics = yield* Metrics
   const readiness = yield* Readiness
   const processor = yield* EventProcessor
+  const liveness = yield* Liveness
+  const gate = yield* RateLimitGate
   const pods = yield* makePodWatch
   const workloads = yield* WorkloadWatches
   const queue = yield* makeWorkQueue<string>({ capacity: WORK_QUEUE_CAPACITY })
@@ -116,24 +120,30 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
       yield* queue.forget(key)
     })
 
-  const worker = queue.take.pipe(
-    Effect.flatMap((key) =>
-      processKey(key).pipe(
-        // The worker boundary: a defect in one key's handling is logged and
-        // the key retried later; it never stops the worker.
-        Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause)
-            ? Effect.failCause(cause)
-            : Effect.logError("Unexpected failure handling an event; will retry", cause).pipe(
-              Effect.zipRight(queue.addRateLimited(key))
-            )
+  // Each worker reports the key it holds, so one stuck on a key turns /healthz red.
+  const worker = (name: string) =>
+    Effect.gen(function*() {
+      const slot = yield* liveness.worker(name)
+      return yield* queue.take.pipe(
+        Effect.flatMap((key) =>
+          processKey(key).pipe(
+            slot.handling(key),
+            // The worker boundary: a defect in one key's handling is logged and
+            // the key retried later; it never stops the worker.
+            Effect.catchAllCause((cause) =>
+              Cause.isInterruptedOnly(cause)
+                ? Effect.failCause(cause)
+                : Effect.logError("Unexpected failure handling an event; will retry", cause).pipe(
+                  Effect.zipRight(queue.addRateLimited(key))
+                )
+            ),
+            Effect.ensuring(queue.done(key)),
+            Effect.annotateLogs({ key })
+          )
         ),
-        Effect.ensuring(queue.done(key)),
-        Effect.annotateLogs({ key })
+        Effect.forever
       )
-    ),
-    Effect.forever
-  )
+    }).pipe(Effect.scoped)
 
   const updateGauges = Effect.gen(function*() {
     metrics.workQueueDepth.set(yield* queue.size)
@@ -141,11 +151,13 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
     metrics.cachedWorkloads.set(workloads.size())
   }).pipe(Effect.repeat(Schedule.spaced("5 seconds")))
 
+  // Waiting out a GitHub rate limit is not a wedged worker.
+  yield* liveness.holdUp(gate.openAt)
   yield* FiberSet.run(watchFibers, pods.deltas.pipe(Stream.runForEach(handlePodDelta)))
   yield* FiberSet.run(watchFibers, workloads.deltas.pipe(Stream.runForEach(handleWorkloadDelta)))
   yield* FiberSet.run(watchFibers, updateGauges)
   for (let i = 0; i < config.workers; i++) {
-    yield* FiberSet.run(workerFibers, worker.pipe(Effect.annotateLogs({ worker: i })))
+    yield* FiberSet.run(workerFibers, worker(`worker-${i}`).pipe(Effect.annotateLogs({ worker: i })))
   }
 
   // Shutdown order: stop watching, let the workers finish what is queued

@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import type { NamespaceScope } from "../config/Config.ts"
 import { Config } from "../config/Config.ts"
+import { Liveness } from "../observability/Liveness.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { makeInterner } from "./Interner.ts"
 import { makePodProjector } from "./podProjection.ts"
@@ -26,6 +27,7 @@ export const podCollection = (scope: NamespaceScope): { path: string; fieldSelec
 export const makePodWatch = Effect.gen(function*() {
   const config = yield* Config
   const metrics = yield* Metrics
+  const liveness = yield* Liveness
   const { fieldSelector, path } = podCollection(config.namespaces)
   const projectPod = makePodProjector(makeInterner())
   return yield* makeReflector<SlimPod>({
@@ -37,6 +39,7 @@ export const makePodWatch = Effect.gen(function*() {
     },
     keyOf: podKey,
     resourceVersionOf: (pod) => pod.resourceVersion,
+    progress: liveness.watch("pods"),
     onInvalid: (reason) =>
       Effect.sync(() => metrics.podUndecodable.inc()).pipe(
         Effect.zipRight(Effect.logWarning("Skipping an object from the pod watch that is not a readable pod").pipe(

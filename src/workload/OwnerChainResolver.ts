@@ -139,7 +139,7 @@ export const makeOwnerChainResolver: Effect.Effect<WorkloadResolver["Type"], nev
           return read
         })
 
-      /** The cached object of a not-watched kind, while its entry is fresh. */
+      /** The object as last read by GET, while that entry is fresh. */
       const cachedMeta = (kind: string, namespace: string, name: string) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
@@ -147,15 +147,18 @@ export const makeOwnerChainResolver: Effect.Effect<WorkloadResolver["Type"], nev
           return cached !== undefined && cached.expiresAt > now ? Option.some(cached.meta) : Option.none<ObjectMeta>()
         })
 
-      /** What is known of an object without asking the API: its watch cache, or the GET cache. */
-      const known = (kind: string, namespace: string, name: string) =>
-        watches.isWatched(kind)
-          ? Effect.sync(() => Option.fromNullable(watches.lookup(kind, namespace, name)))
-          : cachedMeta(kind, namespace, name)
+      /**
+       * What is known of an object without asking the API: its watch cache,
+       * else the GET cache (which also covers watched kinds while their
+       * watch has not caught up, e.g. right after start).
+       */
+      const known = (kind: string, namespace: string, name: string) => {
+        const watched = watches.isWatched(kind) ? watches.lookup(kind, namespace, name) : undefined
+        return watched !== undefined ? Effect.succeedSome(watched) : cachedMeta(kind, namespace, name)
+      }
 
-      /** A GET, remembered for kinds that have no watch cache. */
-      const read = (kind: string, apiVersion: string, namespace: string, name: string) =>
-        watches.isWatched(kind) ? getMeta(kind, apiVersion, namespace, name) : getAndRemember(kind, apiVersion, namespace, name)
+      /** A GET, remembered for a minute. */
+      const read = getAndRemember
 
       /** An object by name: from its watch cache or the GET cache when known, else read. */
       const findByName = (kind: string, apiVersion: string, namespace: string, name: string) =>

@@ -2,6 +2,7 @@ import { Context, Effect, Layer, Stream } from "effect"
 import { Config, type NamespaceScope } from "../config/Config.ts"
 import type { KubeApi } from "../kube/KubeApi.ts"
 import { type Delta, makeReflector, type Reflector } from "../kube/Reflector.ts"
+import { Liveness } from "../observability/Liveness.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { metaKey, type ObjectMeta, objectKey, projectObjectMeta } from "./ObjectMeta.ts"
 
@@ -66,6 +67,7 @@ export class WorkloadWatches extends Context.Tag("deployment-tracker/WorkloadWat
 export const makeWorkloadWatches = Effect.gen(function*() {
   const config = yield* Config
   const metrics = yield* Metrics
+  const liveness = yield* Liveness
   const reflectors = new Map<string, Reflector<ObjectMeta>>()
   for (const watched of WATCHED_KINDS) {
     const { fieldSelector, path } = collectionFor(config.namespaces, watched.apiVersion, watched.plural)
@@ -76,6 +78,7 @@ export const makeWorkloadWatches = Effect.gen(function*() {
       project: (raw) => projectObjectMeta(watched.kind, raw),
       keyOf: metaKey,
       resourceVersionOf: (meta) => meta.resourceVersion,
+      progress: liveness.watch(watched.plural),
       onInvalid: (reason) =>
         Effect.sync(() => metrics.podUndecodable.inc()).pipe(
           Effect.zipRight(Effect.logWarning(`Skipping an unreadable object from the ${watched.kind} watch`).pipe(
@@ -96,7 +99,7 @@ export const makeWorkloadWatches = Effect.gen(function*() {
   })
 })
 
-export const WorkloadWatchesLive: Layer.Layer<WorkloadWatches, never, Config | Metrics | KubeApi> = Layer.effect(
+export const WorkloadWatchesLive: Layer.Layer<WorkloadWatches, never, Config | Metrics | Liveness | KubeApi> = Layer.effect(
   WorkloadWatches,
   makeWorkloadWatches
 )

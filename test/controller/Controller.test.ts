@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Layer, Scope, TestClock } from "effect"
 import { ControllerAppLive } from "../../src/controller/ControllerApp.ts"
 import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
+import { Liveness } from "../../src/observability/Liveness.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { Readiness } from "../../src/observability/Readiness.ts"
 import { KubeApiError } from "../../src/kube/KubeApi.ts"
@@ -129,7 +130,7 @@ describe("Controller", () => {
     Effect.gen(function*() {
       const forbidden = () => new KubeApiError({ status: 403, reason: "Forbidden", message: "pods is forbidden" })
       const kube = fakeKubeApi({ lists: Array.from({ length: 100 }, forbidden), watches: [] })
-      const app = ControllerAppLive.pipe(Layer.provideMerge(Layer.mergeAll(testConfigLayer(), Metrics.Default, Readiness.Default, RateLimitGate.Default, kube.layer)))
+      const app = ControllerAppLive.pipe(Layer.provideMerge(Layer.mergeAll(testConfigLayer(), Metrics.Default, Readiness.Default, Liveness.Default, RateLimitGate.Default, kube.layer)))
       const building = yield* Effect.fork(Effect.scoped(Layer.build(app)))
       yield* TestClock.adjust(Duration.seconds(59))
       expect(building.unsafePoll()).toBeNull()

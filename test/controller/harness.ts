@@ -3,6 +3,7 @@ import { Effect, Layer, Scope } from "effect"
 import type { ControllerConfig } from "../../src/config/Config.ts"
 import { ControllerAppLive } from "../../src/controller/ControllerApp.ts"
 import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
+import { Liveness } from "../../src/observability/Liveness.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { Readiness } from "../../src/observability/Readiness.ts"
 import { fakeGitHub, type ScriptedResponse } from "../support/fakeGitHub.ts"
@@ -24,6 +25,7 @@ export const startController = (
       testConfigLayer({ baseUrl: github.url, ...overrides }),
       Metrics.Default,
       Readiness.Default,
+      Liveness.Default,
       RateLimitGate.Default,
       NodeHttpClient.layerUndici,
       kube.layer
