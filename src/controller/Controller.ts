@@ -1,4 +1,5 @@
 import { Cause, Clock, Data, Duration, Effect, FiberSet, Layer, Schedule, Stream } from "effect"
+import { BulkSync } from "../bulk/BulkSync.ts"
 import { Config } from "../config/Config.ts"
 import { makePodWatch } from "../kube/PodWatch.ts"
 import type { Delta } from "../kube/Reflector.ts"
@@ -46,6 +47,7 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   const metrics = yield* Metrics
   const readiness = yield* Readiness
   const processor = yield* EventProcessor
+  const bulk = yield* BulkSync
   const liveness = yield* Liveness
   const gate = yield* RateLimitGate
   const pods = yield* makePodWatch
@@ -120,6 +122,36 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
       yield* queue.forget(key)
     })
 
+  /**
+   * The start-up bulk sync: every pod the list found that would be
+   * reported (Running with a supported owner, or a finished Job pod)
+   * becomes a candidate; what GitHub accepts counts as posted.
+   */
+  const startupSync = Effect.gen(function*() {
+    const started = [...pods.values()].filter((pod) => eventForChange(undefined, pod) === "CREATED")
+    const candidates = (yield* Effect.forEach(
+      started,
+      (pod) =>
+        processor.startupRecords(pod).pipe(
+          Effect.map((records) => records.map((record) => ({ record, podStartedAt: pod.createdAt, podRunning: pod.phase === "Running" })))
+        ),
+      { concurrency: 4 }
+    )).flat()
+    const result = yield* bulk.run(candidates)
+    yield* processor.settleStartup(result.seen, result.unknownDigests)
+    const { counts } = result
+    metrics.bulkSync(result.outcome, {
+      submitted: counts.submitted,
+      seen: counts.seen,
+      rejected: counts.rejected,
+      invalid: counts.invalid,
+      not_sent: counts.notSent
+    })
+    yield* Effect.logInfo("Start-up bulk sync finished").pipe(
+      Effect.annotateLogs({ outcome: result.outcome, reason: result.reason, pods: started.length, ...counts })
+    )
+  })
+
   // Each worker reports the key it holds, so one stuck on a key turns /healthz red.
   const worker = (name: string) =>
     Effect.gen(function*() {
@@ -156,9 +188,6 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   yield* FiberSet.run(watchFibers, pods.deltas.pipe(Stream.runForEach(handlePodDelta)))
   yield* FiberSet.run(watchFibers, workloads.deltas.pipe(Stream.runForEach(handleWorkloadDelta)))
   yield* FiberSet.run(watchFibers, updateGauges)
-  for (let i = 0; i < config.workers; i++) {
-    yield* FiberSet.run(workerFibers, worker(`worker-${i}`).pipe(Effect.annotateLogs({ worker: i })))
-  }
 
   // Shutdown order: stop watching, let the workers finish what is queued
   // (within the deadline), then stop them. Runs before the FiberSets'
@@ -188,8 +217,15 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
         })
     })
   )
+  // Until the workers start, events wait in the queue: the start-up sync
+  // reports the cluster in bulk first, and the held-back events then find
+  // their records already posted. Nothing that happened meanwhile is lost.
+  if (config.bulkClusterSync) yield* startupSync
+  for (let i = 0; i < config.workers; i++) {
+    yield* FiberSet.run(workerFibers, worker(`worker-${i}`).pipe(Effect.annotateLogs({ worker: i })))
+  }
   yield* readiness.markSynced
-  yield* Effect.logInfo("Pod cache synced; controller running").pipe(
+  yield* Effect.logInfo("Caches synced; controller running").pipe(
     Effect.annotateLogs({ pods: pods.size(), workloads: workloads.size(), workers: config.workers })
   )
 }))

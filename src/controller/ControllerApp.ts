@@ -1,4 +1,5 @@
 import { Layer } from "effect"
+import { BulkSync } from "../bulk/BulkSync.ts"
 import { DeploymentRecordClient } from "../github/DeploymentRecordClient.ts"
 import { GitHubAuthLive } from "../github/GitHubAuth.ts"
 import { OwnerChainResolverLive } from "../workload/OwnerChainResolver.ts"
@@ -14,7 +15,7 @@ import { EventProcessor } from "./EventProcessor.ts"
  * resolver (lookups).
  */
 export const ControllerAppLive = ControllerLive.pipe(
-  Layer.provide(EventProcessor.Default.pipe(Layer.provide(DeploymentRecordClient.Default))),
+  Layer.provide(Layer.merge(EventProcessor.Default.pipe(Layer.provide(DeploymentRecordClient.Default)), BulkSync.Default)),
   Layer.provide(Layer.mergeAll(GitHubAuthLive, OwnerChainResolverLive)),
   Layer.provide(WorkloadWatchesLive)
 )

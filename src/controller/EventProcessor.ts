@@ -286,6 +286,28 @@ export class EventProcessor extends Effect.Service<EventProcessor>()("deployment
         })
       )
 
-    return { process, ledgerSize: () => ledger.size() } as const
+    /**
+     * The `deployed` records a pod found at start-up stands for, for the
+     * bulk sync: none when it has no supported owner, its workload cannot be
+     * read now (its event goes the per-record way), or nothing is ready.
+     */
+    const startupRecords = (pod: SlimPod): Effect.Effect<ReadonlyArray<DeploymentRecord>> =>
+      workloads.resolve(pod).pipe(
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.succeed([]),
+          onSome: (workload) => podRecords(pod, workload, "deployed")
+        })),
+        Effect.catchTag("KubeApiError", () => Effect.succeed([])),
+        Effect.annotateLogs({ namespace: pod.namespace, pod: pod.name })
+      )
+
+    /** What the bulk sync settled: accepted records count as posted, `not_found` digests as unknown. */
+    const settleStartup = (posted: ReadonlyArray<DeploymentRecord>, unknownDigests: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        for (const record of posted) yield* seen.add(seenKey("deployed", record))
+        for (const digest of unknownDigests) yield* unknownArtifacts.add(digest)
+      })
+
+    return { process, startupRecords, settleStartup, ledgerSize: () => ledger.size() } as const
   })
 }) {}

@@ -56,6 +56,16 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
       "Records built and validated but not sent because of -dry-run, by status",
       "status"
     )
+    const bulkSyncRuns = labelledCounter(
+      "deployment_tracker_bulk_sync_runs_total",
+      "Start-up bulk syncs, by outcome (completed, failed, conflict, unavailable, skipped, dry-run, error)",
+      "outcome"
+    )
+    const bulkSyncRecords = labelledCounter(
+      "deployment_tracker_bulk_sync_records_total",
+      "Records of the start-up bulk sync, by result (submitted, seen, rejected, invalid, not_sent)",
+      "result"
+    )
     const podsUndecodable = counter(
       "deployment_tracker_watch_objects_invalid_total",
       "Objects from the Kubernetes watches (pods and workloads) that could not be read (logged and skipped)"
@@ -105,6 +115,10 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
       recordInvalid: (field: string) => recordsInvalid.inc({ field }),
       annotationInvalid: (annotation: "runtime-risks" | "tag" | "github-repository") => annotationsInvalid.inc({ annotation }),
       recordDryRun: (status: "deployed" | "decommissioned") => recordsDryRun.inc({ status }),
+      bulkSync: (outcome: string, counts: Readonly<Record<"submitted" | "seen" | "rejected" | "invalid" | "not_sent", number>>) => {
+        bulkSyncRuns.inc({ outcome })
+        for (const [result, count] of Object.entries(counts)) if (count > 0) bulkSyncRecords.inc({ result }, count)
+      },
       podUndecodable: podsUndecodable,
       watchRestart: (reason: "closed" | "expired" | "error") => watchRestarts.inc({ reason }),
       workQueueDepth,
