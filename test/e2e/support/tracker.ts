@@ -81,7 +81,7 @@ export class TrackerProcess {
           CLUSTER: options.cluster,
           API_TOKEN: GITHUB_TOKEN,
           BASE_URL: options.githubUrl,
-          // Bulk sync is not implemented yet.
+          // Per-record posts unless a test turns the start-up bulk sync on (test/e2e/bulkSync.test.ts).
           BULK_CLUSTER_SYNC: "false",
           API_RATE_LIMIT: "0",
           API_TIMEOUT_SECONDS: "5",
