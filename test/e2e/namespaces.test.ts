@@ -41,8 +41,14 @@ describe("namespace scope", () => {
     const outside = await s.namespace("outside")
     const tracker = await s.startTracker({ args: ["-namespace", inside] })
 
-    expect(tracker.logsWith("Listed objects").map((l) => l.annotations["path"])).toEqual([
-      `/api/v1/namespaces/${inside}/pods`
+    // Every list (pods and the workload kinds) is scoped to the namespace.
+    expect(tracker.logsWith("Listed objects").map((l) => l.annotations["path"]).sort()).toEqual([
+      `/api/v1/namespaces/${inside}/pods`,
+      `/apis/apps/v1/namespaces/${inside}/daemonsets`,
+      `/apis/apps/v1/namespaces/${inside}/deployments`,
+      `/apis/apps/v1/namespaces/${inside}/statefulsets`,
+      `/apis/batch/v1/namespaces/${inside}/cronjobs`,
+      `/apis/batch/v1/namespaces/${inside}/jobs`
     ])
     await exercise(s, tracker, [inside], [outside])
     await s.expectNoViolations()
