@@ -1,20 +1,16 @@
-import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Agent } from "@effect/platform-node/Undici"
-import { Clock, Duration, Effect, RateLimiter, Redacted, Schedule, type Scope } from "effect"
+import { Clock, Duration, Effect, RateLimiter, Schedule, type Scope } from "effect"
 import { Config } from "../config/Config.ts"
 import { SpanAttribute, SpanName } from "../observability/eventTrace.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
-import { USER_AGENT } from "../version.ts"
 import { classifyFailure } from "./classifyResponse.ts"
 import { type ClientError, HardFailure, type NoArtifact, type PostError, SoftFailure } from "./errors.ts"
 import { GitHubAuth } from "./GitHubAuth.ts"
+import { exchange, gitHubHeaders, makeGitHubHttpClient } from "./GitHubHttp.ts"
 import { RateLimitGate } from "./RateLimitGate.ts"
 
-/** The REST API version we speak; the artifact-metadata routes are the same in both current versions. */
-export const GITHUB_API_VERSION = "2022-11-28"
+export { GITHUB_API_VERSION } from "./GitHubHttp.ts"
 
 /**
  * Retries of one record after a soft failure: 100 ms doubling, jittered,
@@ -63,25 +59,11 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
             Effect.mapError((e) => new SoftFailure({ reason: e.reason }))
           )
           const request = HttpClientRequest.post(url).pipe(
-            HttpClientRequest.setHeaders({
-              accept: "application/vnd.github+json",
-              "x-github-api-version": GITHUB_API_VERSION,
-              "user-agent": USER_AGENT,
-              authorization: Redacted.value(authorization)
-            }),
+            HttpClientRequest.setHeaders(gitHubHeaders(authorization)),
             HttpClientRequest.bodyUnsafeJson({ ...record, return_records: false })
           )
           const started = yield* Clock.currentTimeMillis
-          const outcome = yield* http.execute(request).pipe(
-            Effect.flatMap((response) =>
-              response.text.pipe(
-                Effect.map((body) => ({ status: response.status, headers: response.headers, body }))
-              )
-            ),
-            Effect.catchTags({
-              RequestError: (e) => Effect.fail(new SoftFailure({ reason: `request failed: ${e.message}` })),
-              ResponseError: (e) => Effect.fail(new SoftFailure({ reason: `reading response failed: ${e.message}` }))
-            }),
+          const outcome = yield* exchange(http, request).pipe(
             Effect.ensuring(
               Clock.currentTimeMillis.pipe(Effect.map((now) => metrics.postAttemptSeconds((now - started) / 1000)))
             )
@@ -189,32 +171,6 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
 
 /** An attempt's outcome for its span: `SoftFailure` -> `soft_failure`. */
 const attemptOutcome = (tag: string): string => tag.replace(/(?<=[a-z])(?=[A-Z])/g, "_").toLowerCase()
-
-/**
- * The HTTP client for GitHub, with its own undici Agent. The request timeout
- * is enforced by undici (connect, headers and body timeouts), far cheaper
- * than a timer fiber per request; the platform client asks undici for no
- * timeouts, so an interceptor puts ours back on every request. A timeout
- * surfaces as a RequestError, i.e. a soft failure. No trace headers go to
- * GitHub and there is no generic client span: each attempt is traced by our
- * own span, with what matters here.
- */
-const makeGitHubHttpClient = (timeout: Duration.Duration) =>
-  Effect.acquireRelease(
-    Effect.sync(() => new Agent({ connect: { timeout: Duration.toMillis(timeout) } })),
-    (agent) => Effect.promise(() => agent.close())
-  ).pipe(
-    Effect.map((agent) => {
-      const millis = Duration.toMillis(timeout)
-      const withTimeouts = agent.compose((dispatch) => (options, handler) =>
-        dispatch({ ...options, headersTimeout: millis, bodyTimeout: millis }, handler)
-      )
-      return NodeHttpClient.makeUndici(withTimeouts).pipe(
-        HttpClient.withTracerPropagation(false),
-        HttpClient.withTracerDisabledWhen(() => true)
-      )
-    })
-  )
 
 /**
  * The outgoing budget: a token bucket of `burst` tokens refilled at `rate`

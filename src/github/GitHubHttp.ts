@@ -4,16 +4,17 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Agent } from "@effect/platform-node/Undici"
 import { Duration, Effect, Redacted } from "effect"
 import { USER_AGENT } from "../version.ts"
-import { GITHUB_API_VERSION } from "./DeploymentRecordClient.ts"
 import { SoftFailure } from "./errors.ts"
 
 /**
- * Transport pieces any GitHub API client of this controller needs: the HTTP
- * client with the configured timeout, the headers GitHub expects, and one
- * exchange read into plain facts. (DeploymentRecordClient has its own copy of
- * the client factory; it can switch to this one, and GITHUB_API_VERSION can
- * move here then.)
+ * Transport pieces every GitHub API client of this controller shares (the
+ * per-record client, the cluster jobs client, the installation token
+ * minting): the HTTP client with the configured timeout, the headers GitHub
+ * expects, and one exchange read into plain facts.
  */
+
+/** The REST API version we speak; the artifact-metadata routes are the same in both current versions. */
+export const GITHUB_API_VERSION = "2022-11-28"
 
 /** Headers sent on every request: GitHub's recommended Accept, the pinned API version, a User-Agent, the credential. */
 export const gitHubHeaders = (authorization: Redacted.Redacted<string>): Record<string, string> => ({
@@ -26,8 +27,10 @@ export const gitHubHeaders = (authorization: Redacted.Redacted<string>): Record<
 /**
  * An HTTP client for GitHub with its own undici Agent, scoped. undici
  * enforces the timeout (connect, headers and body); the platform client asks
- * undici for none, so an interceptor sets ours on every request. A timeout
- * surfaces as a RequestError. No trace headers go to GitHub.
+ * undici for none, so an interceptor sets ours on every request (far cheaper
+ * than a timer fiber per request). A timeout surfaces as a RequestError. No
+ * trace headers go to GitHub and there is no generic client span: clients
+ * trace each attempt with their own span.
  */
 export const makeGitHubHttpClient = (timeout: Duration.Duration) =>
   Effect.acquireRelease(

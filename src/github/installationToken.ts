@@ -2,8 +2,8 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { createAppAuth } from "@octokit/auth-app"
 import { Clock, Data, Duration, Effect, Either, Redacted, Schema } from "effect"
-import { USER_AGENT } from "../version.ts"
 import { classifyFailure, errorMessage, type ResponseFacts } from "./classifyResponse.ts"
+import { gitHubHeaders } from "./GitHubHttp.ts"
 
 /**
  * Minting a GitHub App installation token: `POST
@@ -15,9 +15,6 @@ import { classifyFailure, errorMessage, type ResponseFacts } from "./classifyRes
  * and its own User-Agent), and it is minted against the configured base URL
  * (api.github.com, GHES /api/v3, or api.<sub>.ghe.com).
  */
-
-/** The API version pinned for every call (same as the records client). */
-const API_VERSION = "2022-11-28"
 
 export interface AppInstallation {
   readonly baseUrl: string
@@ -151,12 +148,7 @@ export const mintInstallationToken = (
     Effect.gen(function*() {
       const jwt = yield* signJwt(installation, offsetSeconds)
       const request = HttpClientRequest.post(url).pipe(
-        HttpClientRequest.setHeaders({
-          accept: "application/vnd.github+json",
-          "x-github-api-version": API_VERSION,
-          "user-agent": USER_AGENT,
-          authorization: `Bearer ${Redacted.value(jwt)}`
-        })
+        HttpClientRequest.setHeaders(gitHubHeaders(Redacted.make(`Bearer ${Redacted.value(jwt)}`)))
       )
       const response = yield* http.execute(request).pipe(
         Effect.flatMap((r) => Effect.map(r.text, (body) => ({ status: r.status, headers: r.headers, body }))),
