@@ -6,6 +6,7 @@ import { type Delta, makeReflector } from "../../src/kube/Reflector.ts"
 import { podKey, type SlimPod } from "../../src/kube/SlimPod.ts"
 import { Liveness } from "../../src/observability/Liveness.ts"
 import { pushedWatch } from "../observability/pushedWatch.ts"
+import { livePodReflector } from "../support/livePodReflector.ts"
 import { bookmark, expiredLine, fakeKubeApi, type ListAnswer, podJson, type WatchAnswer, watchLine } from "../support/fakeKube.ts"
 
 const podReflector = (invalid: Array<string> = [], fieldSelector?: string) =>
@@ -248,21 +249,6 @@ describe("Reflector liveness", () => {
   const bounds = { watchStall: Duration.minutes(5), workStall: Duration.minutes(30) }
   const report = Effect.flatMap(Liveness, (l) => l.check)
 
-  /** A pod reflector reporting to Liveness as "pods"; its own idle timeout is longer than the stall bound. */
-  const livePodReflector = Effect.gen(function*() {
-    const liveness = yield* Liveness
-    return yield* makeReflector<SlimPod>({
-      path: "/api/v1/pods",
-      project: (raw) => {
-        const r = projectPod(raw)
-        return r.ok ? { ok: true, value: r.pod } : r
-      },
-      keyOf: podKey,
-      resourceVersionOf: (p) => p.resourceVersion,
-      idleTimeout: Duration.hours(1),
-      progress: liveness.watch("pods")
-    })
-  })
 
   /** Lets the other fibers run until `condition` holds (they only wait on each other, never on time). */
   const until = (condition: Effect.Effect<boolean, never, Liveness>) =>

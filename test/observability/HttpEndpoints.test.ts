@@ -2,13 +2,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Stream, TestClock } from "effect"
 import { freePorts } from "../../scripts/cluster/processes.ts"
 import { Config } from "../../src/config/Config.ts"
-import { projectPod } from "../../src/kube/podProjection.ts"
-import { makeReflector } from "../../src/kube/Reflector.ts"
-import { podKey, type SlimPod } from "../../src/kube/SlimPod.ts"
 import { HttpEndpointsLive } from "../../src/observability/HttpEndpoints.ts"
 import { Liveness, type LivenessReport } from "../../src/observability/Liveness.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { Readiness } from "../../src/observability/Readiness.ts"
+import { livePodReflector } from "../support/livePodReflector.ts"
 import { podJson } from "../support/fakeKube.ts"
 import { testConfig } from "../support/testConfig.ts"
 import { pushedWatch } from "./pushedWatch.ts"
@@ -48,20 +46,7 @@ describe("HttpEndpoints", () => {
       const kube = yield* pushedWatch([podJson("a")])
       // The reflector's own idle timeout is longer than the liveness bound,
       // so nothing restarts the silent watch: it just stops delivering.
-      const reflector = yield* Effect.gen(function*() {
-        const liveness = yield* Liveness
-        return yield* makeReflector<SlimPod>({
-          path: "/api/v1/pods",
-          project: (raw) => {
-            const r = projectPod(raw)
-            return r.ok ? { ok: true, value: r.pod } : r
-          },
-          keyOf: podKey,
-          resourceVersionOf: (p) => p.resourceVersion,
-          idleTimeout: Duration.hours(1),
-          progress: liveness.watch("pods")
-        })
-      }).pipe(Effect.provide(Layer.merge(kube.layer, Layer.succeedContext(context))))
+      const reflector = yield* livePodReflector.pipe(Effect.provide(Layer.merge(kube.layer, Layer.succeedContext(context))))
       yield* reflector.deltas.pipe(Stream.runDrain, Effect.forkScoped)
       yield* reflector.synced
 
