@@ -6,6 +6,7 @@ import type { Delta } from "../kube/Reflector.ts"
 import { podKey, type SlimPod } from "../kube/SlimPod.ts"
 import { RateLimitGate } from "../github/RateLimitGate.ts"
 import { Liveness } from "../observability/Liveness.ts"
+import { continueTrace, type EventTrace, traceAbandoned, traceReceipt, traceRequeue } from "../observability/eventTrace.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { Readiness } from "../observability/Readiness.ts"
 import { eventForChange, eventForDelete } from "./eventRules.ts"
@@ -41,6 +42,10 @@ const workloadKey = (workload: ObjectMeta) => `workload:${workload.uid}`
  * key is never handled by two workers at once and a burst of updates to one
  * pod costs one queue slot. Every event gets a receipt number, which the
  * processor uses to order records of one workload across pods.
+ *
+ * Each event is traced from its receipt (see eventTrace.ts): the trace of
+ * an event waiting in `pending` is kept in `traces`, by the event object
+ * itself, so the coalescing rule stays the plain one of pendingEvents.ts.
  */
 export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   const config = yield* Config
@@ -54,15 +59,35 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   const workloads = yield* WorkloadWatches
   const queue = yield* makeWorkQueue<string>({ capacity: WORK_QUEUE_CAPACITY })
   const pending = new Map<string, ReadonlyArray<WorkEvent>>()
+  // The open trace of every event waiting in `pending` (or put back there).
+  const traces = new Map<WorkEvent, EventTrace>()
   const watchFibers = yield* FiberSet.make()
   const workerFibers = yield* FiberSet.make()
   // Receipt order across all watches; only this layer's fibers touch it.
   let received = 0
 
-  const enqueue = (key: string, event: (seq: number) => WorkEvent) =>
+  /**
+   * Sets the events waiting for `key` to `waiting` followed by `arriving`,
+   * coalesced; an event a newer one replaced ends its trace there.
+   */
+  const setPending = (key: string, waiting: ReadonlyArray<WorkEvent>, arriving: ReadonlyArray<WorkEvent>) =>
     Effect.suspend(() => {
-      pending.set(key, appendEvent(pending.get(key), event(++received)))
-      return queue.add(key)
+      const kept = arriving.reduce(appendEvent, waiting)
+      pending.set(key, kept)
+      const replaced = [...waiting, ...arriving].filter((event) => !kept.includes(event))
+      return Effect.forEach(replaced, (event) => {
+        const trace = traces.get(event)
+        traces.delete(event)
+        return trace === undefined ? Effect.void : traceAbandoned(trace, "coalesced")
+      }, { discard: true })
+    })
+
+  const enqueue = (key: string, makeEvent: (seq: number) => WorkEvent) =>
+    Effect.gen(function*() {
+      const event = makeEvent(++received)
+      traces.set(event, yield* traceReceipt(event))
+      yield* setPending(key, pending.get(key) ?? [], [event])
+      yield* queue.add(key)
     })
 
   const handlePodDelta = (delta: Delta<SlimPod>): Effect.Effect<void> => {
@@ -100,6 +125,19 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
 
   const eventType = (event: WorkEvent): EventType => event.type
 
+  /**
+   * Puts `events` back in front of anything that arrived for the key
+   * meanwhile, so events for a pod are always handled in the order they
+   * happened. The first one was started and waits again, in the same trace
+   * (`trace`); the others were not, so their first wait goes on.
+   */
+  const putBack = (key: string, events: ReadonlyArray<WorkEvent>, trace: EventTrace | undefined) =>
+    Effect.gen(function*() {
+      const first = events[0]
+      if (first !== undefined && trace !== undefined) traces.set(first, yield* traceRequeue(trace))
+      yield* setPending(key, events, pending.get(key) ?? [])
+    })
+
   /** Handles every pending event of one key, in order; stops at the first that must be retried. */
   const processKey = (key: string) =>
     Effect.gen(function*() {
@@ -107,15 +145,20 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
       pending.delete(key)
       for (let i = 0; i < events.length; i++) {
         const event = events[i]!
+        const trace = traces.get(event)
+        traces.delete(event)
+        const handle = processor.process(event)
         const started = yield* Clock.currentTimeMillis
-        const outcome = yield* processor.process(event)
+        const outcome = yield* (trace === undefined ? handle : continueTrace(trace)(handle)).pipe(
+          // A defect (the worker boundary logs it and retries the key) must
+          // not lose this event and the ones after it. Interruption is
+          // shutdown: the traces of what is left end there.
+          Effect.onError((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : putBack(key, events.slice(i), trace))
+        )
         const finished = yield* Clock.currentTimeMillis
         metrics.eventProcessed(eventType(event), outcome === "done", (finished - started) / 1000)
         if (outcome === "retry") {
-          // Put the rest back in front of anything that arrived meanwhile,
-          // so events for a pod are always handled in the order they happened.
-          const later = pending.get(key) ?? []
-          pending.set(key, later.reduce(appendEvent, events.slice(i)))
+          yield* putBack(key, events.slice(i), trace)
           return yield* queue.addRateLimited(key)
         }
       }
@@ -203,6 +246,10 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
         )
       }
       yield* FiberSet.clear(workerFibers)
+      // Events never handled end their traces here, so the flush still exports them.
+      const unhandled = [...traces.values()]
+      traces.clear()
+      yield* Effect.forEach(unhandled, (trace) => traceAbandoned(trace, "shutdown"), { discard: true })
     })
   )
 

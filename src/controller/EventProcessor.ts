@@ -4,6 +4,7 @@ import { DeploymentRecordClient } from "../github/DeploymentRecordClient.ts"
 import type { KubeApiError } from "../kube/KubeApi.ts"
 import type { SlimPod } from "../kube/SlimPod.ts"
 import { aggregateAnnotations, GITHUB_REPOSITORY_KEY, RUNTIME_RISKS_KEY } from "../metadata/annotations.ts"
+import { eventAttributes, SpanAttribute, SpanName, withRecordBuildSpan, workloadLabel } from "../observability/eventTrace.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import type { DeploymentRecord, RecordStatus } from "../record/DeploymentRecord.ts"
 import { buildRecords } from "../record/buildRecords.ts"
@@ -26,6 +27,23 @@ const seenKey = (status: RecordStatus, record: DeploymentRecord) => `${status}||
 
 /** What became of one record. */
 type PostOutcome = "sent" | "skipped" | "retry"
+
+/**
+ * What an event comes to once its owner chain is read and its records are
+ * built: nothing to send, records to deploy, or names to decommission.
+ */
+type EventPlan =
+  | { readonly _tag: "Nothing" }
+  | { readonly _tag: "Deploy"; readonly owner: WorkloadRef; readonly records: ReadonlyArray<DeploymentRecord> }
+  | {
+    readonly _tag: "Decommission"
+    readonly owner: WorkloadRef
+    readonly names: ReadonlyArray<string>
+    /** The pod's own records, for names this process never saw deployed. */
+    readonly fallbacks: ReadonlyMap<string, DeploymentRecord>
+  }
+
+const NOTHING: EventPlan = { _tag: "Nothing" }
 
 const annotationKind = (key: string) =>
   key === RUNTIME_RISKS_KEY ? "runtime-risks" as const : key === GITHUB_REPOSITORY_KEY ? "github-repository" as const : "tag" as const
@@ -163,14 +181,17 @@ export class EventProcessor extends Effect.Service<EventProcessor>()("deployment
         return outcome
       }).pipe(deploymentNames.withKey(deploymentName))
 
-    /** Every name the workload deployed (and the pod's own, if given) becomes `decommissioned`. */
-    const decommissionWorkload = (owner: WorkloadRef, seq: number, podRecords: ReadonlyArray<DeploymentRecord>) =>
+    /**
+     * Every name the workload deployed (and the pod's own, if given) is to
+     * become `decommissioned`; from now on a late start of one of its pods
+     * is not reported.
+     */
+    const decommissionPlan = (owner: WorkloadRef, podRecords: ReadonlyArray<DeploymentRecord>) =>
       Effect.gen(function*() {
         yield* goneWorkloads.add(workloadIdentity(owner))
         const fallbacks = new Map(podRecords.map((record) => [record.deployment_name, record]))
-        const names = new Set([...ledger.namesOf(owner), ...fallbacks.keys()])
-        const outcomes = yield* Effect.forEach([...names].sort(), (name) => decommission(name, owner, seq, fallbacks.get(name)))
-        return outcomes
+        const names = [...new Set([...ledger.namesOf(owner), ...fallbacks.keys()])].sort()
+        return { _tag: "Decommission", owner, names, fallbacks } satisfies EventPlan
       })
 
     /** The pod's records, with the annotation metadata of its chain; problems logged and counted. */
@@ -222,27 +243,31 @@ export class EventProcessor extends Effect.Service<EventProcessor>()("deployment
     const toOutcome = (outcomes: ReadonlyArray<PostOutcome>): EventOutcome =>
       outcomes.includes("retry") ? "retry" : "done"
 
-    const processPod = (event: PodEvent): Effect.Effect<EventOutcome, KubeApiError> =>
+    /**
+     * A pod event's plan: its workload from the owner chain and its records.
+     * A pod deleted while its workload exists (scale-down, rollout, a
+     * replaced pod) sends nothing: its names are still deployed. They are
+     * remembered (if new to us), so the workload's own deletion later can
+     * decommission them.
+     */
+    const planPod = (event: PodEvent): Effect.Effect<EventPlan, KubeApiError> =>
       Effect.gen(function*() {
         const { pod } = event
         const found = yield* workloads.resolve(pod)
         if (Option.isNone(found)) {
           yield* Effect.logDebug("Pod has no supported owner; ignoring")
-          return "done" as const
+          return NOTHING
         }
         const workload = found.value
+        yield* Effect.annotateCurrentSpan(SpanAttribute.workload, workloadLabel(workload))
         if (event.type === "CREATED") {
           if (yield* goneWorkloads.has(workloadIdentity(workload))) {
             yield* Effect.logDebug("Workload is gone; a late start of one of its pods is not reported")
-            return "done" as const
+            return NOTHING
           }
-          const records = yield* podRecords(pod, workload, "deployed")
-          return toOutcome(yield* Effect.forEach(records, (record) => deploy(record, workload, event.seq)))
+          return { _tag: "Deploy", owner: workload, records: yield* podRecords(pod, workload, "deployed") } satisfies EventPlan
         }
         if (yield* workloads.isActive(workload)) {
-          // Scale-down, rollout or a replaced pod: the name is still deployed.
-          // The pod's names are remembered (if new to us), so the workload's
-          // own deletion later can decommission them.
           const records = yield* podRecords(pod, workload, "deployed")
           const now = yield* Clock.currentTimeMillis
           for (const record of records) {
@@ -251,40 +276,63 @@ export class EventProcessor extends Effect.Service<EventProcessor>()("deployment
             }
           }
           yield* Effect.logDebug("Workload still exists; pod delete is not a decommission")
-          return "done" as const
+          return NOTHING
         }
-        const records = yield* podRecords(pod, workload, "decommissioned")
-        return toOutcome(yield* decommissionWorkload(workload, event.seq, records))
-      }).pipe(
-        Effect.annotateLogs({ event_type: event.type, namespace: event.pod.namespace, pod: event.pod.name })
+        return yield* decommissionPlan(workload, yield* podRecords(pod, workload, "decommissioned"))
+      })
+
+    /** A deleted workload's plan: decommission what it deployed. */
+    const planWorkload = (event: Extract<WorkEvent, { readonly type: "WORKLOAD_DELETED" }>): Effect.Effect<EventPlan> => {
+      const { workload } = event
+      // A CronJob's Jobs come and go with every run; only the CronJob is the workload.
+      return workload.kind === "Job" && workload.controller?.kind === "CronJob"
+        ? Effect.succeed(NOTHING)
+        : decommissionPlan(workload, [])
+    }
+
+    const recordCount = (plan: EventPlan): number =>
+      plan._tag === "Deploy" ? plan.records.length : plan._tag === "Decommission" ? plan.names.length : 0
+
+    /** The owner-chain lookup and record building of an event, as one span. */
+    const plan = (event: WorkEvent): Effect.Effect<EventPlan, KubeApiError> =>
+      (event.type === "WORKLOAD_DELETED" ? planWorkload(event) : planPod(event)).pipe(
+        Effect.tap((planned) => Effect.annotateCurrentSpan(SpanAttribute.recordCount, recordCount(planned))),
+        withRecordBuildSpan
       )
 
-    const processWorkload = (event: Extract<WorkEvent, { readonly type: "WORKLOAD_DELETED" }>) =>
-      Effect.gen(function*() {
-        const { workload } = event
-        // A CronJob's Jobs come and go with every run; only the CronJob is the workload.
-        if (workload.kind === "Job" && workload.controller?.kind === "CronJob") return "done" as const
-        return toOutcome(yield* decommissionWorkload(workload, event.seq, []))
-      }).pipe(
-        Effect.annotateLogs({
-          event_type: event.type,
-          namespace: event.workload.namespace,
-          workload: `${event.workload.kind}/${event.workload.name}`
-        })
-      )
+    /** Sends what the plan says, each record under its deployment_name's lock. */
+    const carryOut = (planned: EventPlan, seq: number): Effect.Effect<EventOutcome> => {
+      switch (planned._tag) {
+        case "Nothing":
+          return Effect.succeed("done")
+        case "Deploy":
+          return Effect.forEach(planned.records, (record) => deploy(record, planned.owner, seq)).pipe(Effect.map(toOutcome))
+        case "Decommission":
+          return Effect.forEach(
+            planned.names,
+            (name) => decommission(name, planned.owner, seq, planned.fallbacks.get(name))
+          ).pipe(Effect.map(toOutcome))
+      }
+    }
 
-    const process = (event: WorkEvent): Effect.Effect<EventOutcome> =>
-      (event.type === "WORKLOAD_DELETED" ? processWorkload(event) : processPod(event)).pipe(
+    /**
+     * Handles one event, in a span of its own that says which event it is
+     * and what came of it. Logs carry the same keys as the span.
+     */
+    const process = (event: WorkEvent): Effect.Effect<EventOutcome> => {
+      const about = eventAttributes(event)
+      return plan(event).pipe(
+        Effect.flatMap((planned) => carryOut(planned, event.seq)),
         Effect.catchTag("KubeApiError", (e) =>
           Effect.logWarning("Could not read the workload from the API; the event will be retried").pipe(
             Effect.annotateLogs({ status: e.status, error: e.message }),
             Effect.as("retry" as const)
           )),
-        Effect.withSpan("controller.processEvent", {
-          attributes: { event_type: event.type },
-          captureStackTrace: false
-        })
+        Effect.tap((outcome) => Effect.annotateCurrentSpan(SpanAttribute.outcome, outcome)),
+        Effect.annotateLogs(about),
+        Effect.withSpan(SpanName.processEvent, { attributes: about, captureStackTrace: false })
       )
+    }
 
     /**
      * The `deployed` records a pod found at start-up stands for, for the

@@ -1,12 +1,13 @@
 import { Clock, Effect, Exit, type Tracer } from "effect"
 
-// One trace per pod event. Its root is the watch receipt; the rest hang
-// under it whenever (and on whichever fiber) they happen:
+// One trace per event (a pod's CREATED/DELETED, a workload's deletion). Its
+// root is the watch receipt; the rest hang under it whenever (and on
+// whichever fiber) they happen:
 //
 //   deployment_tracker.watch_receipt       root, ends at once (the moment the watch delivered the event)
 //   ├─ deployment_tracker.queue_wait       receipt (or requeue) -> a worker starts the event
-//   └─ (the worker's processing span)      e.g. controller.processEvent
-//      ├─ deployment_tracker.record_build  owner chain + records
+//   └─ controller.processEvent             the worker's handling of the event
+//      ├─ deployment_tracker.record_build  owner chain + records (names to decommission for a workload)
 //      └─ github.postDeploymentRecord      one record, all its attempts
 //         └─ github.post_record.attempt    one HTTP request: status, retry_count, outcome
 //
@@ -18,6 +19,7 @@ import { Clock, Effect, Exit, type Tracer } from "effect"
 export const SpanName = {
   watchReceipt: "deployment_tracker.watch_receipt",
   queueWait: "deployment_tracker.queue_wait",
+  processEvent: "controller.processEvent",
   recordBuild: "deployment_tracker.record_build",
   postRecord: "github.postDeploymentRecord",
   postAttempt: "github.post_record.attempt"
@@ -29,11 +31,16 @@ export const SpanName = {
  * semantic conventions. Never a token, header or record body.
  */
 export const SpanAttribute = {
-  /** `CREATED` or `DELETED`. */
+  /** `CREATED`, `DELETED` or `WORKLOAD_DELETED`. */
   eventType: "event_type",
   namespace: "namespace",
+  /** A pod event's pod name. */
   pod: "pod",
+  /** A workload event's workload, or the workload a pod event resolved to: `Deployment/web`. */
+  workload: "workload",
   deploymentName: "deployment_name",
+  /** On a record's span: `deployed` or `decommissioned`. */
+  recordStatus: "status",
   /** How often the event went back to the work queue before this wait (0 the first time). */
   requeueCount: "requeue_count",
   /** Records built for the event (ready to post). */
@@ -48,14 +55,20 @@ export const SpanAttribute = {
   outcome: "outcome"
 } as const
 
-/** The part of a pod event a trace describes. */
-export interface TracedEvent {
-  readonly type: string
-  readonly pod: { readonly namespace: string; readonly name: string }
-}
+/** The part of an event a trace describes: a pod's, or a workload's. */
+export type TracedEvent =
+  | { readonly type: string; readonly pod: { readonly namespace: string; readonly name: string } }
+  | {
+    readonly type: string
+    readonly workload: { readonly kind: string; readonly namespace: string; readonly name: string }
+  }
+
+/** How spans and logs name a workload. */
+export const workloadLabel = (workload: { readonly kind: string; readonly name: string }): string =>
+  `${workload.kind}/${workload.name}`
 
 /**
- * What travels with a pod event from the watch to a worker: the trace's
+ * What travels with an event from the watch to a worker: the trace's
  * root and the open queue-wait span. Holding it costs two span objects; a
  * trace whose queue wait never ends is simply not exported.
  */
@@ -65,11 +78,19 @@ export interface EventTrace {
   readonly requeues: number
 }
 
-const eventAttributes = (event: TracedEvent) => ({
-  [SpanAttribute.eventType]: event.type,
-  [SpanAttribute.namespace]: event.pod.namespace,
-  [SpanAttribute.pod]: event.pod.name
-})
+/** Who the event is about; the same attributes go on the receipt and the processing span. */
+export const eventAttributes = (event: TracedEvent): Record<string, string> =>
+  "pod" in event
+    ? {
+      [SpanAttribute.eventType]: event.type,
+      [SpanAttribute.namespace]: event.pod.namespace,
+      [SpanAttribute.pod]: event.pod.name
+    }
+    : {
+      [SpanAttribute.eventType]: event.type,
+      [SpanAttribute.namespace]: event.workload.namespace,
+      [SpanAttribute.workload]: workloadLabel(event.workload)
+    }
 
 const openQueueWait = (receipt: Tracer.Span, requeues: number) =>
   Effect.makeSpan(SpanName.queueWait, {

@@ -114,6 +114,22 @@ describe("eventTrace", () => {
       })
     }))
 
+  it.scoped("a workload event's receipt names the workload (kind/name) instead of a pod", () =>
+    Effect.gen(function*() {
+      const tracing = inMemoryTracing()
+      yield* traceReceipt({
+        type: "WORKLOAD_DELETED",
+        workload: { kind: "Deployment", namespace: "shop", name: "web" }
+      }).pipe(Effect.flatMap((trace) => traceAbandoned(trace, "shutdown")), Effect.provide(tracing.layer))
+
+      const receipt = spanNamed(tracing.spans(), SpanName.watchReceipt)
+      expect(receipt.attributes).toEqual({
+        [SpanAttribute.eventType]: "WORKLOAD_DELETED",
+        [SpanAttribute.namespace]: "shop",
+        [SpanAttribute.workload]: "Deployment/web"
+      })
+    }))
+
   it.scoped("a requeued event gets a second queue wait in the same trace, counted, from the requeue on", () =>
     Effect.gen(function*() {
       const tracing = inMemoryTracing()
