@@ -180,6 +180,7 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
         ),
       { concurrency: 4 }
     )).flat()
+    // BulkSync logs its own outcome and counts.
     const result = yield* bulk.run(candidates)
     yield* processor.settleStartup(result.seen, result.unknownDigests)
     const { counts } = result
@@ -190,9 +191,6 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
       invalid: counts.invalid,
       not_sent: counts.notSent
     })
-    yield* Effect.logInfo("Start-up bulk sync finished").pipe(
-      Effect.annotateLogs({ outcome: result.outcome, reason: result.reason, pods: started.length, ...counts })
-    )
   })
 
   // Each worker reports the key it holds, so one stuck on a key turns /healthz red.

@@ -1,3 +1,4 @@
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -92,7 +93,13 @@ export const makeKubeApi = (kc: KubeConfig) =>
       ),
       (a) => Effect.promise(() => a.close())
     )
-    const client = NodeHttpClient.makeUndici(agent)
+    // No trace headers to the API server and no generic client spans: a watch
+    // would otherwise open a root trace of its own, and owner GETs would
+    // clutter the one-trace-per-event shape (see observability/eventTrace.ts).
+    const client = NodeHttpClient.makeUndici(agent).pipe(
+      HttpClient.withTracerPropagation(false),
+      HttpClient.withTracerDisabledWhen(() => true)
+    )
 
     // Headers are fetched per request: bearer tokens rotate (projected
     // service account tokens live about an hour).
