@@ -47,6 +47,7 @@ export const benchConfig = (baseUrl: string, overrides: Partial<ControllerConfig
     shutdownDrainTimeout: Duration.seconds(60),
     dryRun: false,
     leaderElection: Option.none(),
+    deployedState: Option.none(),
     tracing: Option.none(),
     ...overrides
   } satisfies ControllerConfig)

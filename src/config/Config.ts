@@ -37,6 +37,13 @@ export interface LeaderElectionSettings {
   readonly retryPeriod: Duration.Duration
 }
 
+/** `-state-configmap`: where the names reported as deployed are kept across restarts. */
+export interface DeployedStateSettings {
+  readonly configMapName: string
+  /** POD_NAMESPACE, else `deployment-tracker`. */
+  readonly namespace: string
+}
+
 /** OpenTelemetry trace export over OTLP/HTTP, on only when a collector URL is set. */
 export interface TracingSettings {
   /** The full traces URL, e.g. `http://collector:4318/v1/traces`. */
@@ -79,6 +86,8 @@ export interface ControllerConfig {
   readonly dryRun: boolean
   /** `-leader-elect`; none when off. */
   readonly leaderElection: Option.Option<LeaderElectionSettings>
+  /** `-state-configmap`; none when set to "" (no persistence). */
+  readonly deployedState: Option.Option<DeployedStateSettings>
   readonly tracing: Option.Option<TracingSettings>
 }
 

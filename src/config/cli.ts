@@ -18,6 +18,8 @@ export interface FlagSpec {
   readonly kind: FlagKind
   /** Text the flag has when not given (decoded like a given value); none means unset. */
   readonly default?: string
+  /** An explicitly empty value is kept as "" (it means "off") instead of falling back to the default. */
+  readonly emptyIsValue?: boolean
   readonly description: string
 }
 
@@ -80,6 +82,14 @@ export const FLAGS = [
     kind: "string",
     default: "2s",
     description: "interval between attempts to acquire or renew the Lease"
+  },
+  {
+    name: "state-configmap",
+    kind: "string",
+    default: "deployment-tracker-state",
+    emptyIsValue: true,
+    description:
+      "ConfigMap in $POD_NAMESPACE (unset: deployment-tracker) keeping the names reported as deployed, so a workload deleted while no tracker runs is decommissioned after the restart; \"\" turns it off"
   }
 ] as const satisfies ReadonlyArray<FlagSpec>
 
@@ -161,7 +171,7 @@ export const parseFlags = (
   const values: Record<string, string> = {}
   for (const spec of specs) {
     const value = given.get(spec.name)
-    const effective = value === undefined || value === "" ? spec.default : value
+    const effective = value === undefined || (value === "" && spec.emptyIsValue !== true) ? spec.default : value
     if (effective !== undefined) values[flagSetting(spec.name)] = effective
   }
   return Either.right(values)

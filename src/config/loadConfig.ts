@@ -56,6 +56,9 @@ export const loadConfig = (
       shutdownDrainTimeout: Duration.seconds(settings.SHUTDOWN_TIMEOUT_SECONDS),
       dryRun: settings["-dry-run"],
       leaderElection,
+      deployedState: settings["-state-configmap"] === ""
+        ? Option.none()
+        : Option.some({ configMapName: settings["-state-configmap"], namespace: settings.POD_NAMESPACE ?? "deployment-tracker" }),
       tracing: tracingSettings(settings)
     }
     const warnings = [...(logLevel.warning === undefined ? [] : [logLevel.warning]), ...credentialWarnings]

@@ -222,3 +222,12 @@ export const HeaderList: Schema.Schema<Readonly<Record<string, string>>, string>
   }),
   "must be key=value pairs separated by commas"
 )
+
+/** A ConfigMap name (an RFC 1123 subdomain), or "" for "off". */
+export const OptionalConfigMapName: Schema.Schema<string, string> = withRule(
+  Schema.String.pipe(
+    Schema.maxLength(253),
+    Schema.pattern(/^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/)
+  ),
+  "must be a ConfigMap name (lowercase letters, digits, '-' and '.', at most 253) or \"\" for off"
+)

@@ -19,6 +19,7 @@ import {
   NamespaceList,
   NamespaceName,
   NonEmptyText,
+  OptionalConfigMapName,
   OrganizationName,
   RequestRate
 } from "./schemas.ts"
@@ -47,6 +48,7 @@ const fields = {
   "-leader-elect-lease-duration": GoDurationText,
   "-leader-elect-renew-deadline": GoDurationText,
   "-leader-elect-retry-period": GoDurationText,
+  "-state-configmap": OptionalConfigMapName,
   GITHUB_ORG: OrganizationName,
   LOGICAL_ENVIRONMENT: NonEmptyText,
   PHYSICAL_ENVIRONMENT: Schema.String,

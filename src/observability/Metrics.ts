@@ -75,6 +75,18 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
       "Watch restarts (pods and workloads), by reason (closed, expired, error)",
       "reason"
     )
+    const stateOperations = new Prom.Counter({
+      name: "deployment_tracker_state_operations_total",
+      help:
+        "Reads (load: ok, absent, unreadable, foreign, forbidden, failed) and writes (save: ok, forbidden, failed) of the state ConfigMap",
+      labelNames: ["operation", "outcome"] as const,
+      registers
+    })
+    const stateNamesDropped = new Prom.Gauge({
+      name: "deployment_tracker_state_names_dropped",
+      help: "Deployed names left out of the last write of the state ConfigMap because they did not fit in its 1 MiB (the oldest)",
+      registers
+    })
     const workQueueDepth = new Prom.Gauge({
       name: "deployment_tracker_workqueue_depth",
       help: "Keys waiting in or being processed from the work queue",
@@ -121,6 +133,11 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
       },
       podUndecodable: podsUndecodable,
       watchRestart: (reason: "closed" | "expired" | "error") => watchRestarts.inc({ reason }),
+      stateOperation: (
+        operation: "load" | "save",
+        outcome: "ok" | "absent" | "unreadable" | "foreign" | "forbidden" | "failed"
+      ) => stateOperations.inc({ operation, outcome }),
+      stateNamesDropped,
       workQueueDepth,
       cachedPods,
       cachedWorkloads,

@@ -16,7 +16,8 @@ const REAL_DEFAULTS = {
   "-leader-elect-resource-name": "deployment-tracker",
   "-leader-elect-lease-duration": "15s",
   "-leader-elect-renew-deadline": "10s",
-  "-leader-elect-retry-period": "2s"
+  "-leader-elect-retry-period": "2s",
+  "-state-configmap": "deployment-tracker-state"
 }
 
 const DEFAULTS = REAL_DEFAULTS
@@ -34,6 +35,8 @@ describe("flag syntax (Go's flag package)", () => {
     ["the next argument is the value even with a dash", ["-workers", "-1"], { "-workers": "-1" }],
     ["an empty value means unset", ["-namespace="], {}],
     ["an empty value falls back to the default", ["-workers="], {}],
+    ["except where empty is a value of its own (off)", ["-state-configmap="], { "-state-configmap": "" }],
+    ["... also as a separate argument", ["-state-configmap", ""], { "-state-configmap": "" }],
     ["several flags", ["-namespace", "prod", "--metrics-port=8080", "-kubeconfig=/k"], {
       "-namespace": "prod",
       "-metrics-port": "8080",

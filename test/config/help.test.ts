@@ -15,7 +15,8 @@ const FLAGS: ReadonlyArray<readonly [string, string | undefined]> = [
   ["-leader-elect-resource-namespace", undefined],
   ["-leader-elect-lease-duration", "(default: \"15s\")"],
   ["-leader-elect-renew-deadline", "(default: \"10s\")"],
-  ["-leader-elect-retry-period", "(default: \"2s\")"]
+  ["-leader-elect-retry-period", "(default: \"2s\")"],
+  ["-state-configmap", "(default: \"deployment-tracker-state\")"]
 ]
 
 const VARIABLES: ReadonlyArray<readonly [string, string]> = [

@@ -25,7 +25,7 @@ describe("defaults", () => {
       const { config, warnings } = yield* load([], BASE_ENV)
       expect(warnings).toStrictEqual([])
       expect(Option.isNone(config.kubeconfig)).toBe(true)
-      const { kubeconfig: _k, credentials, apiRequestTimeout, shutdownDrainTimeout, leaderElection: _l, tracing: _t, ...plain } = config
+      const { kubeconfig: _k, credentials, apiRequestTimeout, shutdownDrainTimeout, leaderElection: _l, tracing: _t, deployedState, ...plain } = config
       expect(plain).toStrictEqual({
         namespaces: { _tag: "All" },
         workers: 2,
@@ -43,8 +43,9 @@ describe("defaults", () => {
         dryRun: false
       } satisfies Omit<
         ControllerConfig,
-        "kubeconfig" | "credentials" | "apiRequestTimeout" | "shutdownDrainTimeout" | "leaderElection" | "tracing"
+        "kubeconfig" | "credentials" | "apiRequestTimeout" | "shutdownDrainTimeout" | "leaderElection" | "tracing" | "deployedState"
       >)
+      expect(deployedState).toStrictEqual(Option.some({ configMapName: "deployment-tracker-state", namespace: "deployment-tracker" }))
       expect(Option.isNone(config.leaderElection)).toBe(true)
       expect(Option.isNone(config.tracing)).toBe(true)
       expect(Duration.toSeconds(apiRequestTimeout)).toBe(30)
@@ -64,6 +65,16 @@ describe("defaults", () => {
 })
 
 describe("operations settings", () => {
+  it.effect("-state-configmap: named as given, in POD_NAMESPACE; an explicitly empty value turns persistence off", () =>
+    Effect.gen(function*() {
+      const named = yield* load(["-state-configmap", "dt-state"], { ...BASE_ENV, POD_NAMESPACE: "ops" })
+      expect(named.config.deployedState).toStrictEqual(Option.some({ configMapName: "dt-state", namespace: "ops" }))
+      expect(Option.isNone((yield* load(["-state-configmap="], BASE_ENV)).config.deployedState)).toBe(true)
+      expect(Option.isNone((yield* load(["-state-configmap", ""], BASE_ENV)).config.deployedState)).toBe(true)
+      const refused = yield* load(["-state-configmap=Not_A_Name"], BASE_ENV).pipe(Effect.flip)
+      expect(refused.message).toContain("-state-configmap")
+    }))
+
   it.effect("leader election: off by default; on, with the Lease named and timed as given", () =>
     Effect.gen(function*() {
       expect(Option.isNone((yield* load([], BASE_ENV)).config.leaderElection)).toBe(true)

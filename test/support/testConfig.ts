@@ -25,6 +25,7 @@ export const testConfig = (overrides: Partial<ControllerConfig> = {}): Controlle
   shutdownDrainTimeout: Duration.seconds(5),
   dryRun: false,
   leaderElection: Option.none(),
+  deployedState: Option.none(),
   tracing: Option.none(),
   ...overrides
 })

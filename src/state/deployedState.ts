@@ -1,0 +1,187 @@
+import { createHash } from "node:crypto"
+import { Either, ParseResult, Schema } from "effect"
+import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
+
+/**
+ * The persisted form of what a tracker believes is deployed: for each
+ * deployment_name it reported `deployed` (and has not decommissioned), the
+ * workload it belongs to and the record it sent. Kept in a ConfigMap key of
+ * its own per (org, cluster, logical environment), so trackers of other
+ * clusters that share the namespace by accident keep their own keys, and a
+ * document of another scope found under ours is refused, never acted on.
+ *
+ * Pure: encoding with a byte budget, decoding with a reason for refusal.
+ */
+
+/** Whose names these are: a tracker acts only on its own. */
+export interface StateScope {
+  readonly org: string
+  readonly cluster: string
+  readonly logicalEnvironment: string
+}
+
+/** The workload a name belongs to, with what `isActive` needs to ask the API about it. */
+export interface RememberedOwner {
+  readonly kind: string
+  readonly apiVersion: string
+  readonly namespace: string
+  readonly name: string
+  readonly uid: string
+}
+
+/** One deployed name: its owner, the record reported for it, and since when (epoch millis). */
+export interface RememberedName {
+  readonly owner: RememberedOwner
+  readonly record: DeploymentRecord
+  readonly since: number
+}
+
+export const STATE_FORMAT_VERSION = 1
+
+/**
+ * The ConfigMap limit is 1 MiB for all keys and values together; the rest
+ * of this budget covers key names and the document's own framing.
+ */
+export const CONFIGMAP_DATA_LIMIT_BYTES = 1_048_576
+export const CONFIGMAP_MARGIN_BYTES = 4096
+
+const RuntimeRisk = Schema.Literal("critical-resource", "internet-exposed", "lateral-movement", "sensitive-data")
+
+/**
+ * A record as stored: the status is implied (every stored name is
+ * deployed), the logical environment and cluster are the document's scope.
+ */
+const StoredRecord = Schema.Struct({
+  name: Schema.String,
+  digest: Schema.String,
+  version: Schema.optionalWith(Schema.String, { exact: true }),
+  physical_environment: Schema.String,
+  deployment_name: Schema.String,
+  runtime_risks: Schema.optionalWith(Schema.Array(RuntimeRisk), { exact: true }),
+  tags: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { exact: true }),
+  github_repository: Schema.optionalWith(Schema.String, { exact: true })
+})
+
+const StoredName = Schema.Struct({
+  owner: Schema.Struct({
+    kind: Schema.String,
+    apiVersion: Schema.String,
+    namespace: Schema.String,
+    name: Schema.String,
+    uid: Schema.String
+  }),
+  since: Schema.Number,
+  record: StoredRecord
+})
+
+const StateDocument = Schema.Struct({
+  version: Schema.Literal(STATE_FORMAT_VERSION),
+  org: Schema.String,
+  cluster: Schema.String,
+  logicalEnvironment: Schema.String,
+  names: Schema.Array(StoredName)
+})
+
+const decodeDocument = Schema.decodeUnknownEither(StateDocument)
+
+/**
+ * The ConfigMap key of a scope. ConfigMap keys allow only `[-._a-zA-Z0-9]`
+ * and cluster or environment names may hold anything, hence a hash; the
+ * document itself names its scope in clear.
+ */
+export const stateKey = (scope: StateScope): string => {
+  const hash = createHash("sha256").update(`${scope.org}\n${scope.cluster}\n${scope.logicalEnvironment}`).digest("hex")
+  return `deployed-${hash.slice(0, 16)}.json`
+}
+
+/** Why a stored document was not used: unreadable (not JSON, wrong shape) or another tracker's. */
+export type StateRefusal =
+  | { readonly _tag: "Unreadable"; readonly reason: string }
+  | { readonly _tag: "Foreign"; readonly reason: string }
+
+/** The remembered names of `text`, or why they cannot be used by the tracker of `scope`. */
+export const decodeState = (scope: StateScope, text: string): Either.Either<ReadonlyArray<RememberedName>, StateRefusal> => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (error) {
+    return Either.left({ _tag: "Unreadable", reason: `not JSON: ${error instanceof Error ? error.message : String(error)}` })
+  }
+  return decodeDocument(json, { errors: "first" }).pipe(
+    Either.mapLeft((error): StateRefusal => ({
+      _tag: "Unreadable",
+      reason: ParseResult.TreeFormatter.formatErrorSync(error).split("\n").slice(0, 4).join(" ")
+    })),
+    Either.flatMap((document) => {
+      const theirs = { org: document.org, cluster: document.cluster, logicalEnvironment: document.logicalEnvironment }
+      if (theirs.org !== scope.org || theirs.cluster !== scope.cluster || theirs.logicalEnvironment !== scope.logicalEnvironment) {
+        return Either.left<StateRefusal>({
+          _tag: "Foreign",
+          reason: `written for org ${theirs.org}, cluster ${theirs.cluster}, logical environment ${theirs.logicalEnvironment}`
+        })
+      }
+      return Either.right(document.names.map((stored) => ({
+        owner: stored.owner,
+        since: stored.since,
+        record: {
+          ...stored.record,
+          status: "deployed",
+          logical_environment: document.logicalEnvironment,
+          cluster: document.cluster
+        }
+      })))
+    })
+  )
+}
+
+export interface EncodedState {
+  readonly text: string
+  /** Names left out to stay within the budget (the oldest). */
+  readonly dropped: number
+}
+
+const storedForm = (remembered: RememberedName) => {
+  const { cluster: _cluster, logical_environment: _environment, status: _status, ...record } = remembered.record
+  return { owner: remembered.owner, since: remembered.since, record }
+}
+
+const utf8Bytes = (text: string) => Buffer.byteLength(text, "utf8")
+
+/**
+ * The document for `names`, at most `budgetBytes` long: the newest names
+ * are kept, the oldest dropped when they do not all fit. Sorted by
+ * deployment_name, so the same names always give the same text (and an
+ * unchanged state needs no write).
+ */
+export const encodeState = (scope: StateScope, names: ReadonlyArray<RememberedName>, budgetBytes: number): EncodedState => {
+  const frame = (entries: ReadonlyArray<ReturnType<typeof storedForm>>) =>
+    JSON.stringify({
+      version: STATE_FORMAT_VERSION,
+      org: scope.org,
+      cluster: scope.cluster,
+      logicalEnvironment: scope.logicalEnvironment,
+      names: entries
+    })
+  let used = utf8Bytes(frame([]))
+  const newestFirst = [...names].sort((a, b) => b.since - a.since || a.record.deployment_name.localeCompare(b.record.deployment_name))
+  const kept: Array<ReturnType<typeof storedForm>> = []
+  for (const name of newestFirst) {
+    const entry = storedForm(name)
+    // Each entry costs its own JSON plus the comma before it.
+    const cost = utf8Bytes(JSON.stringify(entry)) + (kept.length === 0 ? 0 : 1)
+    if (used + cost > budgetBytes) break
+    used += cost
+    kept.push(entry)
+  }
+  kept.sort((a, b) => a.record.deployment_name.localeCompare(b.record.deployment_name))
+  return { text: frame(kept), dropped: names.length - kept.length }
+}
+
+/** What our key may use, given the other keys already in the ConfigMap. */
+export const budgetFor = (ownKey: string, data: Readonly<Record<string, string>>): number => {
+  let others = 0
+  for (const [key, value] of Object.entries(data)) {
+    if (key !== ownKey) others += utf8Bytes(key) + utf8Bytes(value)
+  }
+  return CONFIGMAP_DATA_LIMIT_BYTES - CONFIGMAP_MARGIN_BYTES - utf8Bytes(ownKey) - others
+}

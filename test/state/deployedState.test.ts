@@ -1,0 +1,90 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
+import {
+  budgetFor,
+  CONFIGMAP_DATA_LIMIT_BYTES,
+  decodeState,
+  encodeState,
+  type RememberedName,
+  stateKey
+} from "../../src/state/deployedState.ts"
+
+import { remembered, SCOPE } from "./fixtures.ts"
+
+const sinceOrder = (names: ReadonlyArray<RememberedName>) => names.map((n) => n.record.deployment_name)
+
+describe("deployed state document", () => {
+  it("round trip: what is encoded decodes to the same names, status deployed", () => {
+    const names = [remembered("cart", "app", 2), remembered("cart", "sidecar", 2), remembered("api", "app", 1)]
+    const encoded = encodeState(SCOPE, names, Number.MAX_SAFE_INTEGER)
+    expect(encoded.dropped).toBe(0)
+    const decoded = Either.getOrThrow(decodeState(SCOPE, encoded.text))
+    expect([...decoded].sort((a, b) => a.record.deployment_name.localeCompare(b.record.deployment_name))).toStrictEqual(
+      [...names].sort((a, b) => a.record.deployment_name.localeCompare(b.record.deployment_name))
+    )
+  })
+
+  it("the same names give the same text whatever their order (an unchanged state needs no write)", () => {
+    const names = [remembered("a", "x", 1), remembered("b", "y", 2), remembered("c", "z", 3)]
+    expect(encodeState(SCOPE, names, 1e9).text).toBe(encodeState(SCOPE, [...names].reverse(), 1e9).text)
+  })
+
+  it("another org, cluster or logical environment's document is refused as foreign", () => {
+    const text = encodeState(SCOPE, [remembered("cart", "app", 1)], 1e9).text
+    for (const other of [{ ...SCOPE, org: "other" }, { ...SCOPE, cluster: "other" }, { ...SCOPE, logicalEnvironment: "prod" }]) {
+      const refused = decodeState(other, text)
+      expect(Either.isLeft(refused) && refused.left._tag).toBe("Foreign")
+    }
+  })
+
+  it("text that is not JSON, or JSON of another shape, is refused as unreadable with the reason", () => {
+    for (
+      const text of [
+        "{not json",
+        JSON.stringify({ version: 2, ...SCOPE, names: [] }),
+        JSON.stringify({ version: 1, ...SCOPE, names: [{ owner: {}, since: 1, record: {} }] }),
+        JSON.stringify([1, 2])
+      ]
+    ) {
+      const refused = decodeState(SCOPE, text)
+      expect(Either.isLeft(refused) && refused.left._tag).toBe("Unreadable")
+      expect(Either.isLeft(refused) && refused.left.reason.length).toBeGreaterThan(3)
+    }
+  })
+
+  it("beyond the budget the oldest names are left out, and the text stays within it", () => {
+    const names = Array.from({ length: 50 }, (_, i) => remembered(`w${String(i).padStart(2, "0")}`, "app", i))
+    const full = encodeState(SCOPE, names, 1e9)
+    const budget = Math.floor(Buffer.byteLength(full.text) / 2)
+    const capped = encodeState(SCOPE, names, budget)
+    expect(Buffer.byteLength(capped.text)).toBeLessThanOrEqual(budget)
+    expect(capped.dropped).toBeGreaterThan(20)
+    expect(capped.dropped).toBeLessThan(30)
+    const kept = sinceOrder(Either.getOrThrow(decodeState(SCOPE, capped.text)))
+    // Exactly the newest: w49 down to the first one that did not fit.
+    expect(kept).toStrictEqual(names.slice(capped.dropped).map((n) => n.record.deployment_name))
+  })
+
+  it("a name with tags, risks and a real uid costs under 500 bytes, so over 2000 fit in one ConfigMap", () => {
+    const name = remembered("checkout-service", "app", 1_700_000_000_000, "0f3c5a9e-8d2b-4c61-9f7e-2a1b3c4d5e6f")
+    const one = Buffer.byteLength(encodeState(SCOPE, [name], 1e9).text)
+    const none = Buffer.byteLength(encodeState(SCOPE, [], 1e9).text)
+    const perName = one - none
+    expect(perName).toBeGreaterThan(300)
+    expect(perName).toBeLessThan(500)
+    expect(Math.floor(CONFIGMAP_DATA_LIMIT_BYTES / perName)).toBeGreaterThan(2000)
+  })
+
+  it("the budget leaves room for the other keys of the ConfigMap", () => {
+    const key = stateKey(SCOPE)
+    const alone = budgetFor(key, {})
+    expect(alone).toBeLessThan(CONFIGMAP_DATA_LIMIT_BYTES)
+    expect(budgetFor(key, { [key]: "x".repeat(5000), other: "y".repeat(1000) })).toBe(alone - 1000 - "other".length)
+  })
+
+  it("keys differ per scope and are valid ConfigMap keys", () => {
+    const keys = new Set([SCOPE, { ...SCOPE, org: "x" }, { ...SCOPE, cluster: "a b/c" }].map(stateKey))
+    expect(keys.size).toBe(3)
+    for (const key of keys) expect(key).toMatch(/^[-._a-zA-Z0-9]+$/)
+  })
+})
