@@ -9,6 +9,7 @@ import { Liveness } from "../observability/Liveness.ts"
 import { continueTrace, type EventTrace, traceAbandoned, traceReceipt, traceRequeue } from "../observability/eventTrace.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { Readiness } from "../observability/Readiness.ts"
+import { DeployedStatePersistence } from "../state/DeployedStatePersistence.ts"
 import { eventForChange, eventForDelete } from "./eventRules.ts"
 import { EventProcessor } from "./EventProcessor.ts"
 import { WorkloadWatches } from "../workload/WorkloadWatches.ts"
@@ -53,6 +54,7 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   const readiness = yield* Readiness
   const processor = yield* EventProcessor
   const bulk = yield* BulkSync
+  const persistence = yield* DeployedStatePersistence
   const liveness = yield* Liveness
   const gate = yield* RateLimitGate
   const pods = yield* makePodWatch
@@ -262,6 +264,11 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
         })
     })
   )
+  // What an earlier run reported as deployed goes back into the ledger
+  // before any event is handled; remembered workloads that are gone get
+  // their decommissions in the background (src/state). Persistence is
+  // released after this layer, so its last write follows the drain.
+  yield* persistence.restore(processor.deployedNames)
   // Until the workers start, events wait in the queue: the start-up sync
   // reports the cluster in bulk first, and the held-back events then find
   // their records already posted. Nothing that happened meanwhile is lost.

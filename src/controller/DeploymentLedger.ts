@@ -18,8 +18,12 @@ import { type Workload, workloadIdentity } from "../workload/Workload.ts"
  * Not thread-safe by itself: callers hold the deployment_name's mutex.
  */
 
-/** The part of a workload that identifies it. */
-export type WorkloadRef = Pick<Workload, "kind" | "namespace" | "name" | "uid">
+/**
+ * The part of a workload that identifies it. `apiVersion` is known for
+ * workloads found through a pod's owner chain (the ones whose names are
+ * deployed); persistence needs it to ask the API about custom kinds later.
+ */
+export type WorkloadRef = Pick<Workload, "kind" | "namespace" | "name" | "uid"> & { readonly apiVersion?: string }
 
 export interface LedgerEntry {
   readonly owner: WorkloadRef
@@ -48,11 +52,17 @@ export interface DeploymentLedger {
   readonly namesOf: (owner: WorkloadRef) => ReadonlyArray<string>
   readonly set: (entry: LedgerEntry, now: number) => void
   readonly size: () => number
+  /** Every `deployed` entry, with the time it was set. */
+  readonly deployed: () => ReadonlyArray<{ readonly entry: LedgerEntry; readonly at: number }>
+  /** Grows with every `set`: a cheap way to see whether anything changed. */
+  readonly revision: () => number
 }
 
 export const makeDeploymentLedger = (): DeploymentLedger => {
   const byName = new Map<string, LedgerEntry>()
   const byOwner = new Map<string, Set<string>>()
+  const setAt = new WeakMap<LedgerEntry, number>()
+  let revision = 0
   // Decommissioned entries in the order they settled, for expiry. A name can
   // settle more than once (decommissioned, deployed again by a new workload,
   // decommissioned again); only its current entry's own time counts.
@@ -94,6 +104,8 @@ export const makeDeploymentLedger = (): DeploymentLedger => {
     },
     set: (entry, now) => {
       expire(now)
+      revision += 1
+      setAt.set(entry, now)
       const name = entry.record.deployment_name
       const previous = byName.get(name)
       if (previous !== undefined) unlink(name, previous)
@@ -108,6 +120,9 @@ export const makeDeploymentLedger = (): DeploymentLedger => {
         settled.push({ name, entry, at: now })
       }
     },
-    size: () => byName.size
+    size: () => byName.size,
+    deployed: () =>
+      [...byName.values()].filter((entry) => entry.status === "deployed").map((entry) => ({ entry, at: setAt.get(entry) ?? 0 })),
+    revision: () => revision
   }
 }

@@ -9,6 +9,7 @@ import { Metrics } from "../observability/Metrics.ts"
 import type { DeploymentRecord, RecordStatus } from "../record/DeploymentRecord.ts"
 import { buildRecords } from "../record/buildRecords.ts"
 import { type Workload, workloadIdentity, WorkloadResolver } from "../workload/Workload.ts"
+import type { DeployedNames } from "../state/DeployedStatePersistence.ts"
 import { makeDeploymentLedger, sameOwner, type WorkloadRef } from "./DeploymentLedger.ts"
 import { makeExpiringSet } from "./ExpiringSet.ts"
 import { makeKeyedMutex } from "./KeyedMutex.ts"
@@ -356,6 +357,32 @@ export class EventProcessor extends Effect.Service<EventProcessor>()("deployment
         for (const digest of unknownDigests) yield* unknownArtifacts.add(digest)
       })
 
-    return { process, startupRecords, settleStartup, ledgerSize: () => ledger.size() } as const
+    /**
+     * The ledger as persistence sees it (src/state): what is deployed, put
+     * back at start, and the decommission of a remembered workload found
+     * gone, through the same locks and rules as a WORKLOAD_DELETED.
+     */
+    const deployedNames: DeployedNames = {
+      revision: () => ledger.revision(),
+      deployed: () =>
+        ledger.deployed().map(({ at, entry }) => ({
+          owner: { ...entry.owner, apiVersion: entry.owner.apiVersion ?? "" },
+          record: entry.record,
+          since: at
+        })),
+      // Sequence 0: any event received in this process is newer.
+      remember: (names) =>
+        Effect.forEach(names, ({ owner, record, since }) =>
+          Effect.sync(() => {
+            if (ledger.get(record.deployment_name) === undefined) ledger.set({ owner, status: "deployed", seq: 0, record }, since)
+          }).pipe(deploymentNames.withKey(record.deployment_name)), { discard: true }),
+      decommissionGone: (owner) =>
+        decommissionPlan(owner, []).pipe(
+          Effect.flatMap((planned) => carryOut(planned, 0)),
+          Effect.annotateLogs({ workload: `${owner.kind} ${owner.namespace}/${owner.name}`, reason: "gone while no tracker ran" })
+        )
+    }
+
+    return { process, startupRecords, settleStartup, deployedNames, ledgerSize: () => ledger.size() } as const
   })
 }) {}

@@ -176,3 +176,15 @@ describe("expiry of settled (decommissioned) names", () => {
     expect(ledger.get("shop/web/b")?.status).toBe("deployed")
   })
 })
+
+describe("what persistence reads from the ledger", () => {
+  it("deployed() lists only deployed entries, each with the time it was set; revision() grows with every set", () => {
+    const ledger = makeDeploymentLedger()
+    const start = ledger.revision()
+    ledger.set(entry(web("u1"), "shop/web/app", "deployed"), 1000)
+    ledger.set(entry(web("u1"), "shop/web/sidecar", "deployed"), 2000)
+    ledger.set(entry(web("u1"), "shop/web/sidecar", "decommissioned", 2), 3000)
+    expect(ledger.revision()).toBe(start + 3)
+    expect(ledger.deployed().map(({ at, entry: e }) => [e.record.deployment_name, at])).toStrictEqual([["shop/web/app", 1000]])
+  })
+})
