@@ -18,7 +18,7 @@ describe("README", () => {
     expect(readme).toMatch(new RegExp(`\\| \`${name}\`|\`${name}\`[^|]*\\|`))
   })
 
-  it("lists exactly the manifest's ClusterRole grants, and the Lease the chart's leader election adds, in its RBAC table", () => {
+  it("lists exactly the manifest's ClusterRole and Role grants, and the Lease the chart's leader election adds, in its RBAC table", () => {
     type Rule = { apiGroups: Array<string>; resources: Array<string>; verbs: Array<string> }
     const grants = (rules: ReadonlyArray<Rule>) =>
       rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}/${res} ${v}`)))).sort()
@@ -34,6 +34,8 @@ describe("README", () => {
     }))
     const clusterRole = (parseObjects(manifest).find((o) => o.kind === "ClusterRole")?.["rules"] ?? []) as Array<Rule>
     const leaderElection: Rule = { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] }
-    expect(documented).toEqual(grants([...clusterRole, leaderElection]))
+    const roles = parseObjects(manifest).filter((o) => o.kind === "Role").flatMap((o) => (o["rules"] ?? []) as Array<Rule>)
+    expect(roles).not.toEqual([])
+    expect(documented).toEqual(grants([...clusterRole, ...roles, leaderElection]))
   })
 })

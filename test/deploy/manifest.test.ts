@@ -22,9 +22,13 @@ const container = containerOf(deployment)
 const packageVersion = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version
 
 describe("deploy/manifest.yaml", () => {
-  it("holds the Namespace, ServiceAccount, ClusterRole, ClusterRoleBinding and Deployment, and nothing else", () => {
-    expect(objects.map((o) => o.kind).sort()).toEqual(["ClusterRole", "ClusterRoleBinding", "Deployment", "Namespace", "ServiceAccount"])
-    for (const o of objects) expect(o.metadata.name).toBe("deployment-tracker")
+  it("holds the Namespace, ServiceAccount, ClusterRole, ClusterRoleBinding, the state Role and RoleBinding and Deployment, and nothing else", () => {
+    expect(objects.map((o) => o.kind).sort()).toEqual(
+      ["ClusterRole", "ClusterRoleBinding", "Deployment", "Namespace", "Role", "RoleBinding", "ServiceAccount"]
+    )
+    for (const o of objects) {
+      expect(o.metadata.name).toBe(o.kind === "Role" || o.kind === "RoleBinding" ? "deployment-tracker-state" : "deployment-tracker")
+    }
   })
 
   it("grants exactly the verbs the controller uses", () => {
@@ -52,7 +56,25 @@ describe("deploy/manifest.yaml", () => {
   it("runs one replica without leader election, so it needs no Lease permissions", () => {
     expect((deployment["spec"] as { replicas: number }).replicas).toBe(1)
     expect(container.args?.some((a) => a.startsWith("-leader-elect"))).toBe(false)
-    expect(objects.some((o) => o.kind === "Role" || o.kind === "RoleBinding")).toBe(false)
+    const rules = objects.filter((o) => o.kind === "Role" || o.kind === "ClusterRole").flatMap((o) => o["rules"] as Array<Rule>)
+    expect(rules.some((r) => r.resources.includes("leases"))).toBe(false)
+  })
+
+  it("lets the tracker keep its state ConfigMap (the one -state-configmap names) in its own namespace, and nothing else", () => {
+    const stateArg = container.args?.find((a) => a.startsWith("-state-configmap="))
+    const name = stateArg?.slice("-state-configmap=".length)
+    expect(name).toBe(FLAGS.find((f) => f.name === "state-configmap")?.default)
+    const role = only(objects, "Role")
+    expect(role.metadata.namespace).toBe(deployment.metadata.namespace)
+    // create cannot be limited by name; get and update can.
+    expect(role["rules"]).toEqual([
+      { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] },
+      { apiGroups: [""], resources: ["configmaps"], resourceNames: [name], verbs: ["get", "update"] }
+    ])
+    const binding = only(objects, "RoleBinding")
+    expect(binding.metadata.namespace).toBe(deployment.metadata.namespace)
+    expect(binding["roleRef"]).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name })
+    expect(binding["subjects"]).toEqual([{ kind: "ServiceAccount", name: "deployment-tracker", namespace: "deployment-tracker" }])
   })
 
   it("is hardened like the original: non-root (the image's user), read-only root filesystem, no privilege escalation, no capabilities", () => {

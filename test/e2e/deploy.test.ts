@@ -79,11 +79,19 @@ const trackerRequest = async (method: string, path: string, body?: unknown): Pro
  * a kind the server does not serve, such as Argo's rollouts, is asked about
  * too). "yes" or "no".
  */
-const trackerCan = async (verb: string, group: string, resource: string, namespace?: string): Promise<string> => {
+const trackerCan = async (verb: string, group: string, resource: string, namespace?: string, name?: string): Promise<string> => {
   const review = await trackerRequest("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
     apiVersion: "authorization.k8s.io/v1",
     kind: "SelfSubjectAccessReview",
-    spec: { resourceAttributes: { verb, group, resource, ...(namespace === undefined ? {} : { namespace }) } }
+    spec: {
+      resourceAttributes: {
+        verb,
+        group,
+        resource,
+        ...(namespace === undefined ? {} : { namespace }),
+        ...(name === undefined ? {} : { name })
+      }
+    }
   })
   if (review.status !== 201) throw new Error(`SelfSubjectAccessReview: HTTP ${review.status} ${JSON.stringify(review.body)}`)
   return (review.body as { status: { allowed: boolean } }).status.allowed ? "yes" : "no"
@@ -128,6 +136,11 @@ describe("deploy/manifest.yaml", () => {
         }
       }
     }
+    // The state Role: its ConfigMap in the tracker's namespace.
+    for (const verb of ["get", "update"]) {
+      expect(`${verb} state: ${await trackerCan(verb, "", "configmaps", TRACKER_NAMESPACE, "deployment-tracker-state")}`).toBe(`${verb} state: yes`)
+    }
+    expect(await trackerCan("create", "", "configmaps", TRACKER_NAMESPACE)).toBe("yes")
   })
 
   it("the same token is refused anything beyond the ClusterRole (auth can-i, and a real request answers 403)", async () => {
@@ -135,6 +148,9 @@ describe("deploy/manifest.yaml", () => {
       ["list", "", "secrets"],
       ["get", "", "secrets", TRACKER_NAMESPACE],
       ["get", "", "configmaps"],
+      ["list", "", "configmaps", TRACKER_NAMESPACE],
+      ["update", "", "configmaps", TRACKER_NAMESPACE],
+      ["create", "", "configmaps", "default"],
       ["create", "", "pods"],
       ["delete", "", "pods"],
       ["patch", "", "pods"],
@@ -149,6 +165,8 @@ describe("deploy/manifest.yaml", () => {
     for (const [verb, group, resource, namespace] of refused) {
       expect(`${verb} ${group}/${resource}: ${await trackerCan(verb, group, resource, namespace)}`).toBe(`${verb} ${group}/${resource}: no`)
     }
+    // Another ConfigMap than the state's: no.
+    expect(await trackerCan("get", "", "configmaps", TRACKER_NAMESPACE, "something-else")).toBe("no")
     // The README's command, as the admin impersonating the ServiceAccount.
     expect((await kubectlResult(["auth", "can-i", "list", "secrets", `--as=${SERVICE_ACCOUNT}`], { stateDir: inject("clusterDir") })).stdout.trim()).toBe("no")
     // Real requests with the token: what is granted answers 200, the rest 403.
@@ -226,7 +244,7 @@ describe("Helm chart deploy/charts/deployment-tracker", () => {
     const deploymentObject = only(rendered, "Deployment")
     const spec = (deploymentObject["spec"] as { template: { metadata: { annotations: unknown; labels: Record<string, string> }; spec: Record<string, unknown> } }).template
     const container = (spec.spec["containers"] as Array<Record<string, unknown>>)[0]!
-    expect(container["args"]).toEqual(["-workers=5", "-metrics-port=9102", "-exclude-namespaces=kube-system,tools"])
+    expect(container["args"]).toEqual(["-workers=5", "-metrics-port=9102", "-exclude-namespaces=kube-system,tools", "-state-configmap=tracker-deployment-tracker-state"])
     expect(container["image"]).toBe("registry.example.com/dt:1.2.3")
     expect(container["imagePullPolicy"]).toBe("Always")
     expect(container["ports"]).toEqual([{ name: "metrics", containerPort: 9102, protocol: "TCP" }])
@@ -281,7 +299,7 @@ describe("Helm chart deploy/charts/deployment-tracker", () => {
       ]
     }), "Deployment")
     expect((rendered["spec"] as { template: { spec: { containers: Array<{ args: Array<string> }> } } }).template.spec.containers[0]!.args)
-      .toEqual(["-workers=2", "-metrics-port=9090", "-namespace=apps", "-dry-run"])
+      .toEqual(["-workers=2", "-metrics-port=9090", "-namespace=apps", "-dry-run", "-state-configmap=deployment-tracker-state"])
     expect(envOf(rendered)).toMatchObject({
       LOG_LEVEL: "DEBUG",
       API_RATE_LIMIT: "5",
@@ -302,7 +320,10 @@ describe("Helm chart deploy/charts/deployment-tracker", () => {
     const leaderArgs = (objects: ReadonlyArray<KubeObject>) =>
       ((only(objects, "Deployment")["spec"] as { template: { spec: { containers: Array<{ args: Array<string> }> } } }).template.spec.containers[0]!.args)
         .filter((a) => a.startsWith("-leader-elect"))
-    const roles = (objects: ReadonlyArray<KubeObject>) => objects.filter((o) => o.kind === "Role" || o.kind === "RoleBinding").length
+    // The state Role (state.enabled) is there either way; these are the others.
+    const leaseRoles = (objects: ReadonlyArray<KubeObject>) =>
+      objects.filter((o) => (o.kind === "Role" || o.kind === "RoleBinding") && !o.metadata.name.endsWith("-state"))
+    const roles = (objects: ReadonlyArray<KubeObject>) => leaseRoles(objects).length
 
     const single = helm.template()
     expect(leaderArgs(single)).toEqual([])
@@ -316,18 +337,38 @@ describe("Helm chart deploy/charts/deployment-tracker", () => {
       "-leader-elect-renew-deadline=10s",
       "-leader-elect-retry-period=2s"
     ])
-    expect(only(replicated, "Role")["rules"]).toEqual([
+    expect(only(leaseRoles(replicated), "Role")["rules"]).toEqual([
       { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
       { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: ["deployment-tracker"], verbs: ["get", "update"] }
     ])
-    expect(only(replicated, "Role").metadata.namespace).toBe("deployment-tracker")
-    expect(only(replicated, "RoleBinding")["subjects"]).toEqual([{ kind: "ServiceAccount", name: "deployment-tracker", namespace: "deployment-tracker" }])
+    expect(only(leaseRoles(replicated), "Role").metadata.namespace).toBe("deployment-tracker")
+    expect(only(leaseRoles(replicated), "RoleBinding")["subjects"]).toEqual([{ kind: "ServiceAccount", name: "deployment-tracker", namespace: "deployment-tracker" }])
     // POD_NAMESPACE (downward API) puts the Lease in the release's namespace.
     expect(envOf(only(replicated, "Deployment"))["POD_NAMESPACE"]).toEqual({ fieldRef: { fieldPath: "metadata.namespace" } })
 
     expect(leaderArgs(helm.template({ set: ["replicaCount=3", "leaderElection.enabled=false"] }))).toEqual([])
     expect(leaderArgs(helm.template({ set: ["leaderElection.enabled=true", "leaderElection.resourceName=dt-lease"] }))).toContain("-leader-elect-resource-name=dt-lease")
     expect(helm.templateError({ set: ["leaderElection.enabled=maybe"] })).toContain("leaderElection.enabled must be auto, true or false")
+  })
+
+  it("keeps the deployed state in a ConfigMap with a Role for it alone; state.enabled=false turns both off", () => {
+    const stateArgs = (objects: ReadonlyArray<KubeObject>) =>
+      ((only(objects, "Deployment")["spec"] as { template: { spec: { containers: Array<{ args: Array<string> }> } } }).template.spec.containers[0]!.args)
+        .filter((a) => a.startsWith("-state-configmap"))
+    const stateRoles = (objects: ReadonlyArray<KubeObject>) =>
+      objects.filter((o) => (o.kind === "Role" || o.kind === "RoleBinding") && o.metadata.name.endsWith("-state"))
+
+    const named = helm.template({ set: ["state.configMapName=dt-memory"] })
+    expect(stateArgs(named)).toEqual(["-state-configmap=dt-memory"])
+    expect(only(stateRoles(named), "Role")["rules"]).toEqual([
+      { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] },
+      { apiGroups: [""], resources: ["configmaps"], resourceNames: ["dt-memory"], verbs: ["get", "update"] }
+    ])
+    expect(only(stateRoles(named), "RoleBinding")["subjects"]).toEqual([{ kind: "ServiceAccount", name: "deployment-tracker", namespace: "deployment-tracker" }])
+
+    const off = helm.template({ set: ["state.enabled=false"] })
+    expect(stateArgs(off)).toEqual(["-state-configmap="])
+    expect(stateRoles(off)).toEqual([])
   })
 
   it("refuses contradictory or missing settings at render time", () => {

@@ -32,12 +32,16 @@ const MANIFEST = new URL("../../deploy/manifest.yaml", import.meta.url)
 
 /**
  * The manifest's RBAC objects (Namespace, ServiceAccount, ClusterRole,
- * ClusterRoleBinding), without the Deployment: the tracker runs here as a
- * local process, but with exactly the permissions it would have in a cluster.
+ * ClusterRoleBinding, and the Role and RoleBinding of the state ConfigMap),
+ * without the Deployment: the tracker runs here as a local process, but with
+ * exactly the permissions it would have in a cluster. Every tracker thus
+ * keeps its state in the one ConfigMap the Role allows, under the key of its
+ * own (org, cluster, logical environment): a test's org is its own, so no
+ * two tests share state (the trackers of one test, e.g. leader election, do).
  */
 const rbacDocuments = (manifest: string): string => {
   const documents = manifest.split(/^---\s*$/m).filter((doc) => /^kind:\s*\S/m.test(doc))
-  const kinds = ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"]
+  const kinds = ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]
   const kept = documents.filter((doc) => kinds.includes(/^kind:\s*(\S+)/m.exec(doc)?.[1] ?? ""))
   if (kept.length !== kinds.length) {
     throw new Error(`deploy/manifest.yaml: expected one each of ${kinds.join(", ")}; found ${kept.length} documents`)

@@ -1,9 +1,12 @@
 import { randomBytes } from "node:crypto"
 import { join } from "node:path"
 import { expect, inject, onTestFailed, onTestFinished } from "vitest"
+import { Either } from "effect"
+import { decodeState, stateKey } from "../../../src/state/deployedState.ts"
+import { TRACKER_NAMESPACE } from "./constants.ts"
 import { eventually } from "./eventually.ts"
 import { GitHubSimulatorClient, type StoredRecord } from "./github.ts"
-import { createNamespace, deleteNamespaces, digestsByDeploymentName, type Pod, pods } from "./kube.ts"
+import { createNamespace, deleteNamespaces, digestsByDeploymentName, kube, type Pod, pods } from "./kube.ts"
 import { TrackerProcess } from "./tracker.ts"
 
 /**
@@ -32,7 +35,15 @@ export interface Scenario {
   /** Records of this test's org whose deployment_name lies in `namespace`. */
   readonly recordsIn: (namespace: string) => Promise<ReadonlyArray<StoredRecord>>
   readonly expectNoViolations: () => Promise<void>
+  /**
+   * The deployment_names this test's trackers keep in the state ConfigMap
+   * (the manifest's `deployment-tracker-state`, under this test's own key).
+   */
+  readonly rememberedNames: () => Promise<ReadonlyArray<string>>
 }
+
+/** deploy/manifest.yaml's state ConfigMap, which its Role allows. */
+export const STATE_CONFIGMAP = "deployment-tracker-state"
 
 export const useScenario = (
   label: string,
@@ -90,6 +101,13 @@ export const useScenario = (
     recordsIn: async (namespace) => (await github.records()).filter((r) => r.deployment_name.startsWith(`${namespace}/`)),
     expectNoViolations: async () => {
       expect(await github.violations(), JSON.stringify(await github.violations(), null, 1).slice(0, 3000)).toEqual([])
+    },
+    rememberedNames: async () => {
+      const scope = { org, cluster: `kwok-${id}`, logicalEnvironment: "e2e" }
+      const found = await kube(["get", "configmap", STATE_CONFIGMAP, "-n", TRACKER_NAMESPACE, "-o", "json", "--ignore-not-found"])
+      const text = found.trim() === "" ? undefined : (JSON.parse(found) as { data?: Record<string, string> }).data?.[stateKey(scope)]
+      if (text === undefined) return []
+      return Either.getOrThrow(decodeState(scope, text)).map((name) => name.record.deployment_name).sort()
     }
   }
 }

@@ -54,6 +54,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/* The state ConfigMap's name: state.configMapName, else <full name>-state. */}}
+{{- define "deployment-tracker.stateConfigMapName" -}}
+{{- default (printf "%s-state" (include "deployment-tracker.fullname" .)) .Values.state.configMapName }}
+{{- end }}
+
 {{- define "deployment-tracker.leaseName" -}}
 {{- default (include "deployment-tracker.fullname" .) .Values.leaderElection.resourceName }}
 {{- end }}
