@@ -148,7 +148,7 @@ const startTracker = async (kubeconfig: string, githubUrl: string): Promise<void
       } catch {
         continue
       }
-      if (entry["msg"] === "Pod cache synced; controller running") ready()
+      if (entry["msg"] === "Caches synced; controller running") ready()
       // Warnings and errors are worth seeing; the rest is in the log file.
       if (entry["level"] === "WARN" || entry["level"] === "ERROR") {
         const detail = entry["deployment_name"] ?? entry["error"] ?? ""

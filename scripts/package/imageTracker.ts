@@ -56,7 +56,7 @@ export const startImageTracker = (image: StagedImage, options: ImageTrackerOptio
       for (;;) {
         if (exitCode !== undefined) throw new Error(`the image's tracker exited (${exitCode}) before it was ready:\n${tail()}`)
         const ready = await fetch(url("/readyz")).then((r) => r.status === 200, () => false)
-        if (ready && lines.some((line) => line.includes("Pod cache synced"))) return
+        if (ready && lines.some((line) => line.includes("Caches synced"))) return
         if (Date.now() > deadline) throw new Error(`the image's tracker was not ready within ${deadlineMs} ms:\n${tail()}`)
         await sleep(250)
       }

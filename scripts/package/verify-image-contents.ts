@@ -10,7 +10,7 @@
 // 2. runs `node dist/main.js --help` there, read-only, as user 65532;
 // 3. starts it against a control plane as the manifest's ServiceAccount
 //    (a fresh local one unless --kubeconfig names a ServiceAccount's
-//    kubeconfig) and waits for "Pod cache synced" and /readyz; prints its
+//    kubeconfig) and waits for "Caches synced" and /readyz; prints its
 //    RSS; SIGTERM must end it with exit 0.
 // --repo-root stages another checkout's package.json, lockfile and dist/.
 // Exit status 0 when all of it holds, 1 otherwise.
@@ -71,7 +71,7 @@ const main = async (): Promise<number> => {
       await tracker.waitReady(60_000)
       const rss = await tracker.metric("process_resident_memory_bytes")
       const heap = await tracker.metric("nodejs_heap_size_used_bytes")
-      log(`ready: "Pod cache synced", /readyz 200; RSS ${((rss ?? NaN) / 2 ** 20).toFixed(1)} MiB, heap used ${((heap ?? NaN) / 2 ** 20).toFixed(1)} MiB`)
+      log(`ready: "Caches synced", /readyz 200; RSS ${((rss ?? NaN) / 2 ** 20).toFixed(1)} MiB, heap used ${((heap ?? NaN) / 2 ** 20).toFixed(1)} MiB`)
     } finally {
       const code = await tracker.stop(30_000)
       if (code !== 0) throw new Error(`exit ${code} after SIGTERM:\n${tracker.output().slice(-20).join("\n")}`)
