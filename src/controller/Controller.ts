@@ -87,7 +87,8 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   const enqueue = (key: string, makeEvent: (seq: number) => WorkEvent) =>
     Effect.gen(function*() {
       const event = makeEvent(++received)
-      traces.set(event, yield* traceReceipt(event))
+      const trace = yield* traceReceipt(event)
+      if (trace !== undefined) traces.set(event, trace)
       yield* setPending(key, pending.get(key) ?? [], [event])
       yield* queue.add(key)
     })

@@ -106,8 +106,16 @@ const endSpan = (span: Tracer.Span) =>
  * Starts the event's trace: call it where the watch delivers the event,
  * before queueing it. A new root, whatever span the watch fiber is in.
  */
-export const traceReceipt = (event: TracedEvent): Effect.Effect<EventTrace> =>
+/** Effect's own tracer, in place when no exporting tracer is installed (Tracing.ts). */
+const UNTRACED = Effect.runSync(Effect.tracer)
+
+export const traceReceipt = (event: TracedEvent): Effect.Effect<EventTrace | undefined> =>
   Effect.gen(function*() {
+    // With tracing off, nothing would be exported: keep no spans at all. A
+    // queue of 100,000 held-back events would otherwise hold 200,000 span
+    // objects (measured: the initial sync of 100,000 pods took 95 s instead
+    // of 50 under the manifest's 192 MiB heap, most of it garbage collection).
+    if ((yield* Effect.tracer) === UNTRACED) return undefined
     const receipt = yield* Effect.makeSpan(SpanName.watchReceipt, {
       root: true,
       kind: "consumer",
