@@ -115,7 +115,9 @@ const startTracker = async (kubeconfig: string, githubUrl: string): Promise<void
   const [metricsPort] = await freePorts(1)
   const logFile = join(workDir, "tracker.log")
   const log = createWriteStream(logFile)
-  const child = spawn(process.execPath, [TRACKER_MAIN, "-kubeconfig", kubeconfig, "-metrics-port", String(metricsPort)], {
+  // The demo cluster has no deployment-tracker namespace for the state ConfigMap: state persistence off.
+  const args = [TRACKER_MAIN, "-kubeconfig", kubeconfig, "-metrics-port", String(metricsPort), "-state-configmap="]
+  const child = spawn(process.execPath, args, {
     env: {
       PATH: process.env["PATH"] ?? "",
       HOME: workDir,
@@ -124,8 +126,8 @@ const startTracker = async (kubeconfig: string, githubUrl: string): Promise<void
       CLUSTER,
       API_TOKEN: TOKEN,
       BASE_URL: githubUrl,
-      // Bulk sync is not implemented yet.
-      BULK_CLUSTER_SYNC: "false",
+      // The demo's workloads start after the tracker, so the start-up bulk job is small; it shows the path anyway.
+      BULK_CLUSTER_SYNC: "true",
       SHUTDOWN_TIMEOUT_SECONDS: "5"
     },
     stdio: ["ignore", "pipe", "pipe"]
