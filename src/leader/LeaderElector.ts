@@ -198,8 +198,22 @@ export const makeElectorWithLock = (lock: LeaseLock, options: ElectorOptions): E
         renewTime: nowText,
         leaseTransitions: observed.value.record.leaseTransitions
       }
+      // A 409 here usually means the last renewal reached the server although
+      // its answer was cut off by the shutdown, so our remembered version is
+      // one behind: read the Lease again and, if it is still ours, release
+      // that version.
+      const releaseCurrent = lock.get.pipe(
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.succeed(false),
+          onSome: (current) =>
+            current.holderIdentity === identity
+              ? lock.update({ ...released, leaseTransitions: current.leaseTransitions }).pipe(Effect.as(true))
+              : Effect.succeed(false)
+        }))
+      )
       const done = yield* lock.update(released).pipe(
         Effect.as(true),
+        Effect.catchIf((e) => e.status === 409, () => releaseCurrent),
         Effect.catchAll(logFailure("Cannot release the lease")),
         Effect.timeoutTo({ duration: options.renewDeadline, onTimeout: () => false, onSuccess: (ok) => ok })
       )

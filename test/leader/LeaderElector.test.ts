@@ -53,6 +53,35 @@ const makeWorkTracker = Effect.gen(function*() {
 
 const startAt = TestClock.setTime(T0)
 
+describe("LeaderElector.release", () => {
+  it.effect("a renewal that reached the server unseen (stale version: 409) is read again and released if still ours", () =>
+    Effect.gen(function*() {
+      yield* startAt
+      const fake = yield* makeFakeLeaseApi
+      const a = yield* electorFor(fake, "pod-a")
+      yield* a.tryAcquireOrRenew
+      // The server holds a newer version of our own Lease (a renewal whose answer was cut off).
+      yield* fake.seed({ holderIdentity: "pod-a", leaseDurationSeconds: 15, renewTime: formatMicroTime(T0 + 2_000), leaseTransitions: 0 })
+      const before = (yield* fake.calls).length
+      expect(yield* a.release).toBe(true)
+      expect((yield* fake.calls).slice(before).map((c) => `${c.method} ${c.status}`)).toEqual(["PUT 409", "GET 200", "PUT 200"])
+      const spec = Option.getOrThrow(yield* fake.spec)
+      expect(spec.holderIdentity).toBe("")
+      expect(spec.leaseDurationSeconds).toBe(1)
+    }))
+
+  it.effect("a Lease another replica took meanwhile is left alone", () =>
+    Effect.gen(function*() {
+      yield* startAt
+      const fake = yield* makeFakeLeaseApi
+      const a = yield* electorFor(fake, "pod-a")
+      yield* a.tryAcquireOrRenew
+      yield* fake.seed({ holderIdentity: "pod-b", leaseDurationSeconds: 15, renewTime: formatMicroTime(T0), leaseTransitions: 1 })
+      expect(yield* a.release).toBe(false)
+      expect(Option.getOrThrow(yield* fake.spec).holderIdentity).toBe("pod-b")
+    }))
+})
+
 describe("LeaderElector.tryAcquireOrRenew", () => {
   it.effect("creates the Lease when there is none: acquireTime = renewTime = now, no transition", () =>
     Effect.gen(function*() {
