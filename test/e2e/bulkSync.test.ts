@@ -30,14 +30,17 @@ describe("start-up bulk sync", () => {
     await s.github.addFaults({ kind: "latency", route: "create-job", latencyMs: 4_000, count: 1 })
     const starting = s.startTracker({ env: BULK })
     await apply(deployment(ns, "late", one("late")))
-    await starting
 
     const landed = await recordsLand(s, before, "deployed")
     expect(landed.map((r) => r.source)).toEqual(landed.map(() => "create-job"))
     const late = await runningDigests(ns, "late", "app=late", { count: 1 })
     await recordsLand(s, late, "deployed")
-    // The workers ran after the job: the pods it covered were seen, not posted again.
-    await new Promise((resolve) => setTimeout(resolve, 2_000))
+    // The workers ran after the job: once every pod's start is handled, the
+    // pods the job covered were seen, not posted again.
+    const tracker = await starting
+    await eventually("every pod's start handled", async () => {
+      expect(await tracker.metric("deptracker_events_processed_ok", { event_type: "CREATED" })).toBe(4)
+    })
     expect(await singlePosts(s, before.keys())).toEqual([])
     const jobs = (await s.github.requests()).filter((r) => r.route === "create-job")
     expect(jobs).toHaveLength(1)

@@ -4,6 +4,7 @@ import { apply, fakeDigest, kube } from "./support/kube.ts"
 import { type Expected, recordsLand, runningDigests, type Scenario, useScenario } from "./support/scenario.ts"
 import { daemonSet, deployment, job, statefulSet } from "./support/workloads.ts"
 import type { KubeObject } from "./support/kube.ts"
+import type { TrackerProcess } from "./support/tracker.ts"
 
 // Decommissions on the real control plane: for every workload kind and every
 // deletion propagation policy, exactly one `decommissioned` per
@@ -25,20 +26,32 @@ const decommissionPosts = async (s: Scenario, names: Iterable<string>): Promise<
   return counts
 }
 
-/** Waits for the decommissions, then gives any duplicate time to show up before counting. */
-const expectOneDecommissionEach = async (s: Scenario, expected: Expected) => {
-  await recordsLand(s, expected, "decommissioned")
-  const names = [...expected.keys()]
-  // A duplicate would come from a later event (a pod delete after the
-  // workload's): wait until every pod of these workloads is gone, then count.
-  await eventually("the workloads' pods to be gone", async () => {
-    const namespaces = new Set(names.map((name) => name.split("/")[0]!))
-    for (const ns of namespaces) {
-      const left = JSON.parse(await kube(["get", "pods", "-n", ns, "-o", "json"])) as { items: Array<unknown> }
-      if (left.items.length > 0) throw new Error(`${left.items.length} pods left in ${ns}`)
-    }
+/** Events of a type the tracker has handled, successfully or not. */
+const handled = async (tracker: TrackerProcess, type: "CREATED" | "DELETED" | "WORKLOAD_DELETED") =>
+  (await tracker.metric("deptracker_events_processed_ok", { event_type: type })) +
+  (await tracker.metric("deptracker_events_processed_failed", { event_type: type }))
+
+/** Waits until the tracker has handled these many pod deletes and at least these many workload deletions. */
+const handledDeletes = (tracker: TrackerProcess, podDeletes: number, workloadDeletes: number) =>
+  eventually(`${podDeletes} pod deletes and ${workloadDeletes} workload deletions handled`, async () => {
+    expect(await handled(tracker, "DELETED")).toBe(podDeletes)
+    expect(await handled(tracker, "WORKLOAD_DELETED")).toBeGreaterThanOrEqual(workloadDeletes)
   })
-  await new Promise((resolve) => setTimeout(resolve, 2_000))
+
+/**
+ * Waits for the decommissions and for every later event that could
+ * duplicate one (each pod's delete, each workload's deletion), then counts.
+ */
+const expectOneDecommissionEach = async (
+  s: Scenario,
+  tracker: TrackerProcess,
+  expected: Expected,
+  podDeletes: number,
+  workloadDeletes: number
+) => {
+  await recordsLand(s, expected, "decommissioned")
+  await handledDeletes(tracker, podDeletes, workloadDeletes)
+  const names = [...expected.keys()]
   expect(await decommissionPosts(s, names)).toEqual(Object.fromEntries(names.map((name) => [name, 1])))
 }
 
@@ -50,8 +63,18 @@ const deleteWith = (kind: string, name: string, ns: string, cascade: Cascade) =>
  * Deployment's orphaned ReplicaSet would recreate its pods, so it goes; for
  * the other kinds the pods themselves.
  */
-const deleteOrphans = (ns: string, selector: string, kind = "pods") =>
-  kube(["delete", kind, "-n", ns, "-l", selector, "--wait=false"])
+const deleteOrphans = async (ns: string, selector: string, kind = "pods") => {
+  // First the garbage collector orphans them (drops their owner reference),
+  // so what the deletes below look like does not depend on timing.
+  await eventually(`the orphaned ${kind} (${selector}) to lose their owner`, async () => {
+    const found = JSON.parse(await kube(["get", kind, "-n", ns, "-l", selector, "-o", "json"])) as {
+      items: Array<{ metadata: { ownerReferences?: Array<unknown> } }>
+    }
+    expect(found.items.length).toBeGreaterThan(0)
+    expect(found.items.filter((item) => (item.metadata.ownerReferences ?? []).length > 0)).toEqual([])
+  })
+  await kube(["delete", kind, "-n", ns, "-l", selector, "--wait=false"])
+}
 
 const checkKind = async (
   label: string,
@@ -63,7 +86,7 @@ const checkKind = async (
 ) => {
   const s = useScenario(label)
   const ns = await s.namespace(label)
-  await s.startTracker()
+  const tracker = await s.startTracker()
   const all = new Map<string, string>()
   for (const cascade of CASCADES) await apply(make(ns, `${label}-${cascade}`))
   for (const cascade of CASCADES) {
@@ -74,7 +97,10 @@ const checkKind = async (
   }
   for (const cascade of CASCADES) await deleteWith(kind, `${label}-${cascade}`, ns, cascade)
   await deleteOrphans(ns, `app=${label}-orphan`, orphanKind)
-  await expectOneDecommissionEach(s, all)
+  // Orphaned pods lose their owner reference, so deleting them is no event of
+  // ours; a Deployment's orphans are its ReplicaSet's and keep theirs.
+  const podDeletes = orphanKind === "pods" ? (CASCADES.length - 1) * count : CASCADES.length * count
+  await expectOneDecommissionEach(s, tracker, all, podDeletes, CASCADES.length)
   await s.expectNoViolations()
 }
 
@@ -100,7 +126,7 @@ describe("exactly one decommission per deployment_name, for every kind and delet
   it("Jobs: background, foreground, orphan", async () => {
     const s = useScenario("job")
     const ns = await s.namespace("job")
-    await s.startTracker()
+    const tracker = await s.startTracker()
     const all = new Map<string, string>()
     for (const cascade of CASCADES) {
       const name = `job-${cascade}`
@@ -114,14 +140,15 @@ describe("exactly one decommission per deployment_name, for every kind and delet
     }
     for (const cascade of CASCADES) await deleteWith("job", `job-${cascade}`, ns, cascade)
     await deleteOrphans(ns, "job-name=job-orphan")
-    await expectOneDecommissionEach(s, all)
+    // The orphaned Job's pod loses its owner reference: its delete is no event of ours.
+    await expectOneDecommissionEach(s, tracker, all, CASCADES.length - 1, CASCADES.length)
     await s.expectNoViolations()
   })
 
   it("CronJobs: a finished run sends nothing; deleting the CronJob (each policy) decommissions once", async () => {
     const s = useScenario("cron")
     const ns = await s.namespace("cron")
-    await s.startTracker()
+    const tracker = await s.startTracker()
     const all = new Map<string, string>()
     for (const cascade of CASCADES) {
       const name = `cron-${cascade}`
@@ -146,12 +173,14 @@ describe("exactly one decommission per deployment_name, for every kind and delet
     }
     // A finished run going away (history limits, TTL) is not a decommission.
     await kube(["delete", "job", "cron-background-run1", "-n", ns, "--wait=true"])
-    await new Promise((resolve) => setTimeout(resolve, 3_000))
+    // Its pod's delete and the Job's own deletion are handled: nothing is posted.
+    await handledDeletes(tracker, 1, 1)
     expect(await decommissionPosts(s, all.keys())).toEqual(Object.fromEntries([...all.keys()].map((name) => [name, 0])))
 
     for (const cascade of CASCADES) await deleteWith("cronjob", `cron-${cascade}`, ns, cascade)
     await kube(["delete", "jobs", "-n", ns, "--all", "--wait=false"])
-    await expectOneDecommissionEach(s, all)
+    // Three CronJobs and the two runs left; the first run's pod was deleted above.
+    await expectOneDecommissionEach(s, tracker, all, CASCADES.length, 1 + CASCADES.length + 2)
     await s.expectNoViolations()
   })
 })
@@ -160,7 +189,7 @@ describe("ordering within a deployment_name", () => {
   it("a Deployment scaled to zero and then deleted is still decommissioned", async () => {
     const s = useScenario("scale0")
     const ns = await s.namespace("scale0")
-    await s.startTracker()
+    const tracker = await s.startTracker()
     await apply(deployment(ns, "idle", { ...one("idle"), replicas: 2 }))
     const expected = await runningDigests(ns, "idle", "app=idle", { count: 2 })
     await recordsLand(s, expected, "deployed")
@@ -172,14 +201,14 @@ describe("ordering within a deployment_name", () => {
     // Scale-down is not a decommission.
     expect(await decommissionPosts(s, expected.keys())).toEqual({ [`${ns}/idle/app`]: 0 })
     await kube(["delete", "deployment", "idle", "-n", ns, "--wait=false"])
-    await expectOneDecommissionEach(s, expected)
+    await expectOneDecommissionEach(s, tracker, expected, 2, 1)
     await s.expectNoViolations()
   })
 
   it("delete a Deployment and recreate it with a new image: the final state is deployed with the new digest", async () => {
     const s = useScenario("recreate")
     const ns = await s.namespace("recreate")
-    await s.startTracker()
+    const tracker = await s.startTracker()
     const oldDigest = fakeDigest("recreate-old")
     const newDigest = fakeDigest("recreate-new")
     await apply(deployment(ns, "shop", { containers: [{ name: "app", image: "ghcr.io/octo-e2e/shop:1", digest: oldDigest }], replicas: 2 }))
@@ -188,8 +217,8 @@ describe("ordering within a deployment_name", () => {
     await apply(deployment(ns, "shop", { containers: [{ name: "app", image: "ghcr.io/octo-e2e/shop:2", digest: newDigest }], replicas: 2 }))
     await runningDigests(ns, "shop", "app=shop", { count: 2 })
     await recordsLand(s, new Map([[`${ns}/shop/app`, newDigest]]), "deployed")
-    // Let every event of the old Deployment (its pods' deletes, its own) be handled, then check nothing overtook.
-    await new Promise((resolve) => setTimeout(resolve, 5_000))
+    // Every event of the old Deployment (its two pods' deletes, its own deletion) handled: nothing overtook.
+    await handledDeletes(tracker, 2, 1)
     await recordsLand(s, new Map([[`${ns}/shop/app`, newDigest]]), "deployed", 1_000)
     await s.expectNoViolations()
   })
