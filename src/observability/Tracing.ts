@@ -2,6 +2,7 @@ import type { SpanExporter } from "@opentelemetry/sdk-trace-base"
 import { Data, Duration, Effect, FiberSet, Layer, Option, Redacted } from "effect"
 import type { TracingSettings } from "../config/Config.ts"
 import { VERSION } from "../version.ts"
+import { EventTracing } from "./eventTrace.ts"
 
 // Tracing is off unless an OTLP endpoint is configured. The OpenTelemetry
 // SDK is then loaded with dynamic imports: the default path never loads it
@@ -88,7 +89,7 @@ export interface ExportingTracerOptions {
  * exporter; the remaining ones are flushed when the layer is released,
  * within TRACE_FLUSH_TIMEOUT.
  */
-export const exportingTracerLayer = (options: ExportingTracerOptions): Layer.Layer<never, TracingSetupError> =>
+export const exportingTracerLayer = (options: ExportingTracerOptions): Layer.Layer<EventTracing, TracingSetupError> =>
   Layer.unwrapScoped(Effect.gen(function*() {
     const [OtelTracer, OtelResource, Resources, SdkTrace] = yield* loadModules("the OpenTelemetry SDK", () =>
       Promise.all([
@@ -117,7 +118,9 @@ export const exportingTracerLayer = (options: ExportingTracerOptions): Layer.Lay
     return OtelTracer.layer.pipe(
       Layer.provide(Layer.succeed(OtelTracer.OtelTracerProvider, provider)),
       Layer.provide(Layer.succeed(OtelResource.Resource, resource)),
-      Layer.discard
+      Layer.discard,
+      // The controller keeps per-event traces only when they can be exported.
+      Layer.merge(Layer.succeed(EventTracing, true))
     )
   }))
 
@@ -147,9 +150,9 @@ const describeUrl = (url: string): string => {
  * tracer that cannot be set up is logged and tracing stays off: it is never
  * a reason not to run.
  */
-export const TracingLive = (settings: Option.Option<TracingSettings>): Layer.Layer<never> =>
+export const TracingLive = (settings: Option.Option<TracingSettings>): Layer.Layer<EventTracing> =>
   Option.match(settings, {
-    onNone: () => Layer.empty,
+    onNone: () => Layer.succeed(EventTracing, false),
     onSome: (tracing) =>
       exportingTracerLayer({
         serviceName: tracing.serviceName,
@@ -166,8 +169,12 @@ export const TracingLive = (settings: Option.Option<TracingSettings>): Layer.Lay
   })
 
 /** A tracer that cannot be set up is logged, and the app runs untraced. */
-export const orTracingOff = (layer: Layer.Layer<never, TracingSetupError>): Layer.Layer<never> =>
+export const orTracingOff = (layer: Layer.Layer<EventTracing, TracingSetupError>): Layer.Layer<EventTracing> =>
   Layer.catchAll(layer, (error) =>
-    Layer.effectDiscard(Effect.logWarning("Tracing is off: it could not be set up").pipe(
-      Effect.annotateLogs({ reason: error.reason })
-    )))
+    Layer.effect(
+      EventTracing,
+      Effect.logWarning("Tracing is off: it could not be set up").pipe(
+        Effect.annotateLogs({ reason: error.reason }),
+        Effect.as(false)
+      )
+    ))

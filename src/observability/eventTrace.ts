@@ -1,4 +1,4 @@
-import { Clock, Effect, Exit, type Tracer } from "effect"
+import { Clock, Context, Effect, Exit, type Tracer } from "effect"
 
 // One trace per event (a pod's CREATED/DELETED, a workload's deletion). Its
 // root is the watch receipt; the rest hang under it whenever (and on
@@ -106,8 +106,13 @@ const endSpan = (span: Tracer.Span) =>
  * Starts the event's trace: call it where the watch delivers the event,
  * before queueing it. A new root, whatever span the watch fiber is in.
  */
-/** Effect's own tracer, in place when no exporting tracer is installed (Tracing.ts). */
-const UNTRACED = Effect.runSync(Effect.tracer)
+/**
+ * Whether an exporting tracer is installed (Tracing.ts provides `true` with
+ * it). Without one, the per-event trace is not kept at all.
+ */
+export class EventTracing extends Context.Reference<EventTracing>()("deployment-tracker/EventTracing", {
+  defaultValue: () => false
+}) {}
 
 export const traceReceipt = (event: TracedEvent): Effect.Effect<EventTrace | undefined> =>
   Effect.gen(function*() {
@@ -115,7 +120,7 @@ export const traceReceipt = (event: TracedEvent): Effect.Effect<EventTrace | und
     // queue of 100,000 held-back events would otherwise hold 200,000 span
     // objects (measured: the initial sync of 100,000 pods took 95 s instead
     // of 50 under the manifest's 192 MiB heap, most of it garbage collection).
-    if ((yield* Effect.tracer) === UNTRACED) return undefined
+    if (!(yield* EventTracing)) return undefined
     const receipt = yield* Effect.makeSpan(SpanName.watchReceipt, {
       root: true,
       kind: "consumer",

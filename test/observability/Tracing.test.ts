@@ -11,6 +11,7 @@ import { GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
 import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
 import { SpanAttribute, SpanName } from "../../src/observability/eventTrace.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
+import { EventTracing } from "../../src/observability/eventTrace.ts"
 import { exportingTracerLayer, orTracingOff, TracingLive, TracingSetupError } from "../../src/observability/Tracing.ts"
 import type { DeploymentRecord } from "../../src/record/DeploymentRecord.ts"
 import { VERSION } from "../../src/version.ts"
@@ -142,6 +143,13 @@ describe("TracingLive", () => {
       // The same probe with a tracer on shows what the check above would see.
       const on = yield* Effect.tracer.pipe(Effect.provide(inMemoryTracing().layer))
       expect(on).not.toBe(builtIn)
+    }))
+
+  it.effect("per-event traces are kept only when an exporting tracer is installed", () =>
+    Effect.gen(function*() {
+      expect(yield* EventTracing).toBe(false)
+      expect(yield* EventTracing.pipe(Effect.provide(TracingLive(Option.none())))).toBe(false)
+      expect(yield* EventTracing.pipe(Effect.provide(inMemoryTracing().layer))).toBe(true)
     }))
 
   it.live("tracing on: spans reach the OTLP/HTTP collector with the headers, service name and version", () =>
