@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto"
+import { gunzipSync, gzipSync } from "node:zlib"
 import { Either, ParseResult, Schema } from "effect"
 import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
 
@@ -91,7 +92,27 @@ const decodeDocument = Schema.decodeUnknownEither(StateDocument)
  */
 export const stateKey = (scope: StateScope): string => {
   const hash = createHash("sha256").update(`${scope.org}\n${scope.cluster}\n${scope.logicalEnvironment}`).digest("hex")
-  return `deployed-${hash.slice(0, 16)}.json`
+  return `deployed-${hash.slice(0, 16)}.json.gz.b64`
+}
+
+/**
+ * The stored value is the JSON document, gzip-compressed and base64-encoded
+ * behind this prefix: about 100 bytes a name instead of about 400, so some
+ * 10,000 names fit in one ConfigMap. Plain JSON is still read.
+ */
+export const COMPRESSED_PREFIX = "gzip+base64:"
+
+// zlib's default level: a few tens of milliseconds for a full ConfigMap, written at most every 10 s.
+const compress = (json: string): string => `${COMPRESSED_PREFIX}${gzipSync(json).toString("base64")}`
+
+/** The JSON text of a stored value, or why it cannot be had. */
+const inflate = (text: string): Either.Either<string, StateRefusal> => {
+  if (!text.startsWith(COMPRESSED_PREFIX)) return Either.right(text)
+  try {
+    return Either.right(gunzipSync(Buffer.from(text.slice(COMPRESSED_PREFIX.length), "base64")).toString("utf8"))
+  } catch (error) {
+    return Either.left({ _tag: "Unreadable", reason: `compressed state does not inflate: ${error instanceof Error ? error.message : String(error)}` })
+  }
 }
 
 /** Why a stored document was not used: unreadable (not JSON, wrong shape) or another tracker's. */
@@ -100,7 +121,10 @@ export type StateRefusal =
   | { readonly _tag: "Foreign"; readonly reason: string }
 
 /** The remembered names of `text`, or why they cannot be used by the tracker of `scope`. */
-export const decodeState = (scope: StateScope, text: string): Either.Either<ReadonlyArray<RememberedName>, StateRefusal> => {
+export const decodeState = (scope: StateScope, stored: string): Either.Either<ReadonlyArray<RememberedName>, StateRefusal> => {
+  const inflated = inflate(stored)
+  if (Either.isLeft(inflated)) return Either.left(inflated.left)
+  const text = inflated.right
   let json: unknown
   try {
     json = JSON.parse(text)
@@ -148,33 +172,34 @@ const storedForm = (remembered: RememberedName) => {
 const utf8Bytes = (text: string) => Buffer.byteLength(text, "utf8")
 
 /**
- * The document for `names`, at most `budgetBytes` long: the newest names
- * are kept, the oldest dropped when they do not all fit. Sorted by
- * deployment_name, so the same names always give the same text (and an
- * unchanged state needs no write).
+ * The stored value for `names`, at most `budgetBytes` long: the newest names
+ * are kept, the oldest dropped when they do not all fit. Compressed sizes do
+ * not add up per name, so the count is estimated from the full value and
+ * lowered by 3 % steps until it fits (close to, not exactly, the most that
+ * would fit). Sorted by deployment_name, so the same names always give the
+ * same value (and an unchanged state needs no write).
  */
 export const encodeState = (scope: StateScope, names: ReadonlyArray<RememberedName>, budgetBytes: number): EncodedState => {
-  const frame = (entries: ReadonlyArray<ReturnType<typeof storedForm>>) =>
-    JSON.stringify({
+  const newestFirst = [...names]
+    .sort((a, b) => b.since - a.since || a.record.deployment_name.localeCompare(b.record.deployment_name))
+    .map(storedForm)
+  const valueOf = (count: number) =>
+    compress(JSON.stringify({
       version: STATE_FORMAT_VERSION,
       org: scope.org,
       cluster: scope.cluster,
       logicalEnvironment: scope.logicalEnvironment,
-      names: entries
-    })
-  let used = utf8Bytes(frame([]))
-  const newestFirst = [...names].sort((a, b) => b.since - a.since || a.record.deployment_name.localeCompare(b.record.deployment_name))
-  const kept: Array<ReturnType<typeof storedForm>> = []
-  for (const name of newestFirst) {
-    const entry = storedForm(name)
-    // Each entry costs its own JSON plus the comma before it.
-    const cost = utf8Bytes(JSON.stringify(entry)) + (kept.length === 0 ? 0 : 1)
-    if (used + cost > budgetBytes) break
-    used += cost
-    kept.push(entry)
+      names: newestFirst.slice(0, count).sort((a, b) => a.record.deployment_name.localeCompare(b.record.deployment_name))
+    }))
+  let value = valueOf(newestFirst.length)
+  if (utf8Bytes(value) <= budgetBytes) return { text: value, dropped: 0 }
+  let count = Math.floor((newestFirst.length * budgetBytes) / utf8Bytes(value))
+  value = valueOf(count)
+  while (count > 0 && utf8Bytes(value) > budgetBytes) {
+    count = Math.min(count - 1, Math.floor(count * 0.97))
+    value = valueOf(count)
   }
-  kept.sort((a, b) => a.record.deployment_name.localeCompare(b.record.deployment_name))
-  return { text: frame(kept), dropped: names.length - kept.length }
+  return { text: value, dropped: newestFirst.length - count }
 }
 
 /** What our key may use, given the other keys already in the ConfigMap. */

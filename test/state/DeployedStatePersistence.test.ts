@@ -1,3 +1,4 @@
+import { randomBytes, randomUUID } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Duration, Effect, Either, Exit, Layer, Logger, Option, Scope, TestClock } from "effect"
 import { KubeApi, KubeApiError } from "../../src/kube/KubeApi.ts"
@@ -318,17 +319,21 @@ describe("DeployedStatePersistence", () => {
       const ledger = makeFakeLedger()
       const harness = yield* start(fake)
       yield* harness.persistence.restore(ledger.port)
-      for (let i = 0; i < 3000; i++) ledger.deploy(remembered(`w${String(i).padStart(4, "0")}`, "app", i))
+      // Random uids and digests, as in a real cluster: they are what does not compress.
+      const total = 14_000
+      for (let i = 0; i < total; i++) {
+        ledger.deploy(remembered(`w${String(i).padStart(5, "0")}`, "app", i, randomUUID(), randomBytes(32).toString("hex")))
+      }
       yield* seconds(1)
-      ledger.deploy(remembered("newest", "app", 10_000))
+      ledger.deploy(remembered("newest", "app", 100_000))
       yield* seconds(11)
       const stored = fake.data()?.[KEY] ?? ""
       expect(Buffer.byteLength(stored)).toBeLessThanOrEqual(1_048_576)
       const names = storedNames(fake) ?? []
-      const dropped = 3001 - names.length
+      const dropped = total + 1 - names.length
       expect(dropped).toBeGreaterThan(0)
       expect(names).toContain("shop/newest/app")
-      expect(names).not.toContain("shop/w0000/app")
+      expect(names).not.toContain("shop/w00000/app")
       expect(yield* metric(harness, /deployment_tracker_state_names_dropped (\d+)/)).toBe(dropped)
       expect(warnings(harness).filter((w) => w.includes("do not all fit"))).toHaveLength(1)
     }))

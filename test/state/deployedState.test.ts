@@ -1,7 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
+import { randomBytes, randomUUID } from "node:crypto"
+import { gunzipSync } from "node:zlib"
 import {
   budgetFor,
+  COMPRESSED_PREFIX,
   CONFIGMAP_DATA_LIMIT_BYTES,
   decodeState,
   encodeState,
@@ -53,26 +56,36 @@ describe("deployed state document", () => {
   })
 
   it("beyond the budget the oldest names are left out, and the text stays within it", () => {
-    const names = Array.from({ length: 50 }, (_, i) => remembered(`w${String(i).padStart(2, "0")}`, "app", i))
+    const names = Array.from({ length: 400 }, (_, i) =>
+      remembered(`w${String(i).padStart(3, "0")}`, "app", i, randomUUID(), randomBytes(32).toString("hex")))
     const full = encodeState(SCOPE, names, 1e9)
     const budget = Math.floor(Buffer.byteLength(full.text) / 2)
     const capped = encodeState(SCOPE, names, budget)
     expect(Buffer.byteLength(capped.text)).toBeLessThanOrEqual(budget)
-    expect(capped.dropped).toBeGreaterThan(20)
-    expect(capped.dropped).toBeLessThan(30)
+    // About half are left out: the estimate lands within a few percent of the most that fit.
+    expect(capped.dropped).toBeGreaterThan(190)
+    expect(capped.dropped).toBeLessThan(240)
     const kept = sinceOrder(Either.getOrThrow(decodeState(SCOPE, capped.text)))
     // Exactly the newest: w49 down to the first one that did not fit.
     expect(kept).toStrictEqual(names.slice(capped.dropped).map((n) => n.record.deployment_name))
   })
 
-  it("a name with tags, risks and a real uid costs under 500 bytes, so over 2000 fit in one ConfigMap", () => {
-    const name = remembered("checkout-service", "app", 1_700_000_000_000, "0f3c5a9e-8d2b-4c61-9f7e-2a1b3c4d5e6f")
-    const one = Buffer.byteLength(encodeState(SCOPE, [name], 1e9).text)
-    const none = Buffer.byteLength(encodeState(SCOPE, [], 1e9).text)
-    const perName = one - none
-    expect(perName).toBeGreaterThan(300)
-    expect(perName).toBeLessThan(500)
-    expect(Math.floor(CONFIGMAP_DATA_LIMIT_BYTES / perName)).toBeGreaterThan(2000)
+  it("stored compressed: a name with tags, risks, a random uid and digest costs under 150 bytes, so over 7000 fit in one ConfigMap", () => {
+    const names = Array.from({ length: 2000 }, (_, i) =>
+      remembered(`service-${i}`, "app", 1_700_000_000_000 + i, randomUUID(), randomBytes(32).toString("hex")))
+    const encoded = encodeState(SCOPE, names, 1e9)
+    expect(encoded.text.startsWith(COMPRESSED_PREFIX)).toBe(true)
+    const perName = Buffer.byteLength(encoded.text) / names.length
+    expect(perName).toBeLessThan(150)
+    expect(Math.floor(CONFIGMAP_DATA_LIMIT_BYTES / perName)).toBeGreaterThan(7000)
+  })
+
+  it("a plain JSON document (uncompressed) is read too; a compressed value that does not inflate is unreadable", () => {
+    const names = [remembered("cart", "app", 2)]
+    const plain = Buffer.from(encodeState(SCOPE, names, 1e9).text.slice(COMPRESSED_PREFIX.length), "base64")
+    expect(Either.getOrThrow(decodeState(SCOPE, gunzipSync(plain).toString("utf8")))).toHaveLength(1)
+    const refused = decodeState(SCOPE, `${COMPRESSED_PREFIX}bm90IGd6aXA=`)
+    expect(Either.isLeft(refused) && refused.left).toMatchObject({ _tag: "Unreadable" })
   })
 
   it("the budget leaves room for the other keys of the ConfigMap", () => {
