@@ -1,33 +1,23 @@
 import { Clock, Effect, Option } from "effect"
-import { Config } from "../config/Config.ts"
-import { DeploymentRecordClient } from "../github/DeploymentRecordClient.ts"
 import type { KubeApiError } from "../kube/KubeApi.ts"
 import type { SlimPod } from "../kube/SlimPod.ts"
-import { aggregateAnnotations, GITHUB_REPOSITORY_KEY, RUNTIME_RISKS_KEY } from "../metadata/annotations.ts"
 import { eventAttributes, SpanAttribute, SpanName, withRecordBuildSpan, workloadLabel } from "../observability/eventTrace.ts"
-import { Metrics } from "../observability/Metrics.ts"
-import type { DeploymentRecord, RecordStatus } from "../record/DeploymentRecord.ts"
-import { buildRecords } from "../record/buildRecords.ts"
-import { type Workload, workloadIdentity, WorkloadResolver } from "../workload/Workload.ts"
+import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
+import { workloadIdentity, WorkloadResolver } from "../workload/Workload.ts"
 import type { DeployedNames } from "../state/DeployedStatePersistence.ts"
 import { makeDeploymentLedger, sameOwner, type WorkloadRef } from "./DeploymentLedger.ts"
 import { makeExpiringSet } from "./ExpiringSet.ts"
 import { makeKeyedMutex } from "./KeyedMutex.ts"
+import { makePodRecords } from "./podRecords.ts"
+import { makeRecordSender, type PostOutcome } from "./RecordSender.ts"
 import type { PodEvent, WorkEvent } from "./PodEvent.ts"
 
 /** What became of one event: `retry` hands it back to the work queue. */
 export type EventOutcome = "done" | "retry"
 
-/** The original's cache lifetimes. */
-export const SEEN_RECORD_LIFETIME = "2 minutes"
-export const UNKNOWN_ARTIFACT_LIFETIME = "1 hour"
 /** A deleted workload's uid never comes back; an hour outlives any event still queued for it. */
 export const GONE_WORKLOAD_LIFETIME = "1 hour"
 
-const seenKey = (status: RecordStatus, record: DeploymentRecord) => `${status}||${record.deployment_name}||${record.digest}`
-
-/** What became of one record. */
-type PostOutcome = "sent" | "skipped" | "retry"
 
 /**
  * What an event comes to once its owner chain is read and its records are
@@ -46,9 +36,6 @@ type EventPlan =
 
 const NOTHING: EventPlan = { _tag: "Nothing" }
 
-const annotationKind = (key: string) =>
-  key === RUNTIME_RISKS_KEY ? "runtime-risks" as const : key === GITHUB_REPOSITORY_KEY ? "github-repository" as const : "tag" as const
-
 /**
  * Turns events into deployment records and posts them.
  *
@@ -61,79 +48,19 @@ const annotationKind = (key: string) =>
  * - WORKLOAD_DELETED (from the workload watches): the same decommission,
  *   for names whose pods went away before their workload did.
  *
- * Per record: skipped when posted in the last 2 minutes or when its digest
- * had no attestation in the last hour; a record that violates the API's
- * rules is never sent (logged, counted). The ledger decides order between
+ * Records are built by podRecords.ts and sent by RecordSender.ts (with its
+ * caches and -dry-run). The ledger decides order between
  * events (see DeploymentLedger.ts); one post per deployment_name is in
  * flight at a time. Only hard failures make an event worth retrying.
  */
 export class EventProcessor extends Effect.Service<EventProcessor>()("deployment-tracker/EventProcessor", {
   effect: Effect.gen(function*() {
-    const config = yield* Config
-    const metrics = yield* Metrics
     const workloads = yield* WorkloadResolver
-    const client = yield* DeploymentRecordClient
-    const seen = yield* makeExpiringSet(SEEN_RECORD_LIFETIME)
-    const unknownArtifacts = yield* makeExpiringSet(UNKNOWN_ARTIFACT_LIFETIME)
+    const { send, settle } = yield* makeRecordSender
+    const podRecords = yield* makePodRecords
     const goneWorkloads = yield* makeExpiringSet(GONE_WORKLOAD_LIFETIME)
     const ledger = makeDeploymentLedger()
     const deploymentNames = yield* makeKeyedMutex
-
-    /** Sends one record unless a cache says it is not needed. */
-    const send = (record: DeploymentRecord): Effect.Effect<PostOutcome> =>
-      Effect.gen(function*() {
-        const key = seenKey(record.status, record)
-        if (yield* seen.has(key)) {
-          yield* Effect.logDebug("Record posted recently; skipping")
-          return "skipped" as const
-        }
-        if (yield* unknownArtifacts.has(record.digest)) {
-          metrics.postUnknownArtifactCacheHit.inc()
-          yield* Effect.logDebug("Digest had no attestation recently; skipping")
-          return "skipped" as const
-        }
-        const posted = config.dryRun
-          ? Effect.sync(() => metrics.recordDryRun(record.status)).pipe(
-            Effect.zipRight(Effect.logInfo("Dry run: record built and validated, not sent").pipe(
-              Effect.annotateLogs({ record: JSON.stringify(record) })
-            ))
-          )
-          : client.post(record).pipe(Effect.zipRight(Effect.logInfo("Posted record")))
-        return yield* posted.pipe(
-          Effect.zipRight(Effect.gen(function*() {
-            yield* seen.add(key)
-            // A new status for the name makes the opposite one postable again.
-            yield* seen.delete(seenKey(record.status === "deployed" ? "decommissioned" : "deployed", record))
-            return "sent" as const
-          })),
-          Effect.catchTags({
-            NoArtifact: (e) =>
-              unknownArtifacts.add(record.digest).pipe(
-                Effect.zipRight(Effect.logInfo("No artifact found; digest cached as unknown").pipe(
-                  Effect.annotateLogs({ reason: e.message })
-                )),
-                Effect.as("sent" as const)
-              ),
-            ClientError: (e) =>
-              Effect.logWarning("GitHub refused the record; not retrying").pipe(
-                Effect.annotateLogs({ http_status: e.status, error: e.message }),
-                Effect.as("sent" as const)
-              ),
-            HardFailure: (e) =>
-              Effect.logError("Posting the record failed; the event will be retried").pipe(
-                Effect.annotateLogs({ error: e.reason }),
-                Effect.as("retry" as const)
-              )
-          })
-        )
-      }).pipe(
-        Effect.annotateLogs({
-          name: record.name,
-          deployment_name: record.deployment_name,
-          digest: record.digest,
-          status: record.status
-        })
-      )
 
     /** `deployed`, unless a newer event of the same workload already reported the name, or the workload is gone. */
     const deploy = (record: DeploymentRecord, owner: WorkloadRef, seq: number) =>
@@ -193,52 +120,6 @@ export class EventProcessor extends Effect.Service<EventProcessor>()("deployment
         const fallbacks = new Map(podRecords.map((record) => [record.deployment_name, record]))
         const names = [...new Set([...ledger.namesOf(owner), ...fallbacks.keys()])].sort()
         return { _tag: "Decommission", owner, names, fallbacks } satisfies EventPlan
-      })
-
-    /** The pod's records, with the annotation metadata of its chain; problems logged and counted. */
-    const podRecords = (pod: SlimPod, workload: Workload, status: RecordStatus) =>
-      Effect.gen(function*() {
-        const metadata = aggregateAnnotations([pod.annotations, ...workload.ownerAnnotations])
-        for (const dropped of metadata.dropped) {
-          metrics.annotationInvalid(annotationKind(dropped.key))
-          yield* Effect.logWarning("Invalid annotation left out of the records").pipe(
-            Effect.annotateLogs({ annotation: dropped.key, reason: dropped.reason })
-          )
-        }
-        const outcomes = buildRecords({
-          pod,
-          status,
-          workloadName: workload.name,
-          template: config.deploymentNameTemplate,
-          logicalEnvironment: config.logicalEnvironment,
-          physicalEnvironment: config.physicalEnvironment,
-          cluster: config.cluster,
-          runtimeRisks: metadata.runtimeRisks,
-          tags: metadata.tags,
-          ...(metadata.githubRepository !== undefined ? { githubRepository: metadata.githubRepository } : {})
-        })
-        const ready: Array<DeploymentRecord> = []
-        for (const outcome of outcomes) {
-          switch (outcome._tag) {
-            case "NoDigest":
-              yield* Effect.logDebug("Container has no image digest yet; skipping").pipe(
-                Effect.annotateLogs({ container: outcome.container.name })
-              )
-              break
-            case "Invalid":
-              metrics.recordInvalid(outcome.field)
-              yield* Effect.logWarning("Record violates the API's constraints; not sent").pipe(
-                Effect.annotateLogs({ container: outcome.container.name, field: outcome.field, reason: outcome.reason })
-              )
-              break
-            case "Ready":
-              for (const note of outcome.adjustments) {
-                yield* Effect.logInfo("Record adjusted to fit the API").pipe(Effect.annotateLogs({ adjustment: note }))
-              }
-              ready.push(outcome.record)
-          }
-        }
-        return ready
       })
 
     const toOutcome = (outcomes: ReadonlyArray<PostOutcome>): EventOutcome =>
@@ -351,11 +232,7 @@ export class EventProcessor extends Effect.Service<EventProcessor>()("deployment
       )
 
     /** What the bulk sync settled: accepted records count as posted, `not_found` digests as unknown. */
-    const settleStartup = (posted: ReadonlyArray<DeploymentRecord>, unknownDigests: ReadonlyArray<string>) =>
-      Effect.gen(function*() {
-        for (const record of posted) yield* seen.add(seenKey("deployed", record))
-        for (const digest of unknownDigests) yield* unknownArtifacts.add(digest)
-      })
+    const settleStartup = settle
 
     /**
      * The ledger as persistence sees it (src/state): what is deployed, put
