@@ -9,21 +9,18 @@ import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import type { DeploymentRecord } from "../../src/record/DeploymentRecord.ts"
 import { TEST_TOKEN, testConfigLayer } from "../support/testConfig.ts"
+import { testDigest, testRecord } from "../support/testRecord.ts"
 
-const digest = (c: string) => `sha256:${c.repeat(64)}`
+const digest = testDigest
 const UNATTESTED = digest("f")
 
 const candidate = (deploymentName: string, digestChar = "a", podStartedAt = 1_000): BulkSyncCandidate => ({
-  record: {
+  record: testRecord({
     name: `ghcr.io/octo-org/${deploymentName.split("/")[1] ?? "app"}`,
     digest: digest(digestChar),
     version: "1.0.0",
-    status: "deployed",
-    logical_environment: "test",
-    physical_environment: "lab",
-    cluster: "test-cluster",
     deployment_name: deploymentName
-  },
+  }),
   podStartedAt,
   podRunning: true
 })

@@ -1,19 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { type BulkSyncCandidate, chunk, selectRecords } from "../../src/bulk/selectRecords.ts"
 import type { DeploymentRecord } from "../../src/record/DeploymentRecord.ts"
+import { testDigest, testRecord } from "../support/testRecord.ts"
 
-const digest = (hex: string) => `sha256:${hex.repeat(64 / hex.length)}`
+const digest = testDigest
 
-const record = (deploymentName: string, digestHex: string): DeploymentRecord => ({
-  name: "ghcr.io/octo-org/app",
-  digest: digest(digestHex),
-  version: "1.0.0",
-  status: "deployed",
-  logical_environment: "test",
-  physical_environment: "lab",
-  cluster: "test-cluster",
-  deployment_name: deploymentName
-})
+const record = (deploymentName: string, digestHex: string): DeploymentRecord =>
+  testRecord({ digest: digest(digestHex), version: "1.0.0", deployment_name: deploymentName })
 
 const candidate = (deploymentName: string, digestHex: string, podStartedAt: number, podRunning = true): BulkSyncCandidate => ({
   record: record(deploymentName, digestHex),

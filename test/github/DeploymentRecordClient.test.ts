@@ -10,17 +10,9 @@ import type { DeploymentRecord } from "../../src/record/DeploymentRecord.ts"
 import { USER_AGENT } from "../../src/version.ts"
 import { fakeGitHub, type ScriptedResponse } from "../support/fakeGitHub.ts"
 import { TEST_TOKEN, testConfigLayer } from "../support/testConfig.ts"
+import { testRecord } from "../support/testRecord.ts"
 
-const record: DeploymentRecord = {
-  name: "ghcr.io/octo-org/app",
-  digest: `sha256:${"a".repeat(64)}`,
-  version: "1.2.3",
-  status: "deployed",
-  logical_environment: "test",
-  physical_environment: "lab",
-  cluster: "test-cluster",
-  deployment_name: "default/app/app"
-}
+const record: DeploymentRecord = testRecord()
 
 const clientLayer = (overrides: Partial<ControllerConfig>) => {
   const config = testConfigLayer(overrides)

@@ -16,18 +16,10 @@ import { exportingTracerLayer, orTracingOff, TracingLive, TracingSetupError } fr
 import type { DeploymentRecord } from "../../src/record/DeploymentRecord.ts"
 import { VERSION } from "../../src/version.ts"
 import { TEST_TOKEN, testConfigLayer } from "../support/testConfig.ts"
+import { testDigest, testRecord } from "../support/testRecord.ts"
 import { captureLogs, inMemoryTracing, parentOf, spanNamed, TEST_SERVICE } from "./inMemoryTracing.ts"
 
-const record: DeploymentRecord = {
-  name: "ghcr.io/octo-org/app",
-  digest: `sha256:${"b".repeat(64)}`,
-  version: "1.2.3",
-  status: "deployed",
-  logical_environment: "test",
-  physical_environment: "lab",
-  cluster: "test-cluster",
-  deployment_name: "default/app/app"
-}
+const record: DeploymentRecord = testRecord({ digest: testDigest("b") })
 
 const simulator = Effect.acquireRelease(
   Effect.promise(() => startGitHubSimulator({ tokens: [TEST_TOKEN] })),
