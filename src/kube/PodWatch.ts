@@ -41,7 +41,7 @@ export const makePodWatch = Effect.gen(function*() {
     resourceVersionOf: (pod) => pod.resourceVersion,
     progress: liveness.watch("pods"),
     onInvalid: (reason) =>
-      Effect.sync(() => metrics.podUndecodable.inc()).pipe(
+      Effect.sync(() => metrics.watchObjectInvalid.inc()).pipe(
         Effect.zipRight(Effect.logWarning("Skipping an object from the pod watch that is not a readable pod").pipe(
           Effect.annotateLogs({ reason })
         ))

@@ -66,7 +66,7 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
       "Records of the start-up bulk sync, by result (submitted, seen, rejected, invalid, not_sent)",
       "result"
     )
-    const podsUndecodable = counter(
+    const watchObjectsInvalid = counter(
       "deployment_tracker_watch_objects_invalid_total",
       "Objects from the Kubernetes watches (pods and workloads) that could not be read (logged and skipped)"
     )
@@ -131,7 +131,7 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
         bulkSyncRuns.inc({ outcome })
         for (const [result, count] of Object.entries(counts)) if (count > 0) bulkSyncRecords.inc({ result }, count)
       },
-      podUndecodable: podsUndecodable,
+      watchObjectInvalid: watchObjectsInvalid,
       watchRestart: (reason: "closed" | "expired" | "error") => watchRestarts.inc({ reason }),
       stateOperation: (
         operation: "load" | "save",

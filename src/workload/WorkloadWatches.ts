@@ -80,7 +80,7 @@ export const makeWorkloadWatches = Effect.gen(function*() {
       resourceVersionOf: (meta) => meta.resourceVersion,
       progress: liveness.watch(watched.plural),
       onInvalid: (reason) =>
-        Effect.sync(() => metrics.podUndecodable.inc()).pipe(
+        Effect.sync(() => metrics.watchObjectInvalid.inc()).pipe(
           Effect.zipRight(Effect.logWarning(`Skipping an unreadable object from the ${watched.kind} watch`).pipe(
             Effect.annotateLogs({ reason })
           ))
