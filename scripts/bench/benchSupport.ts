@@ -49,6 +49,9 @@ export const benchConfig = (baseUrl: string, overrides: Partial<ControllerConfig
     leaderElection: Option.none(),
     deployedState: Option.none(),
     tracing: Option.none(),
+    resyncPeriod: Option.none(),
+    kubeApiQps: 0,
+    kubeApiBurst: 40,
     ...overrides
   } satisfies ControllerConfig)
 

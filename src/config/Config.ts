@@ -89,6 +89,11 @@ export interface ControllerConfig {
   /** `-state-configmap`; none when set to "" (no persistence). */
   readonly deployedState: Option.Option<DeployedStateSettings>
   readonly tracing: Option.Option<TracingSettings>
+  /** `-resync-period`: every workload is reconciled again this often; none when 0. */
+  readonly resyncPeriod: Option.Option<Duration.Duration>
+  /** `-kube-api-qps` / `-kube-api-burst`: the budget of Kubernetes API reads besides the watches (0: no limit). */
+  readonly kubeApiQps: number
+  readonly kubeApiBurst: number
 }
 
 export class Config extends Context.Tag("deployment-tracker/Config")<Config, ControllerConfig>() {}

@@ -90,6 +90,25 @@ export const FLAGS = [
     emptyIsValue: true,
     description:
       "ConfigMap in $POD_NAMESPACE (unset: deployment-tracker) keeping the names reported as deployed, so a workload deleted while no tracker runs is decommissioned after the restart; \"\" turns it off"
+  },
+  {
+    name: "resync-period",
+    kind: "string",
+    default: "6h",
+    description:
+      "how often every workload is reconciled again from the caches, so a missed event or a lost answer heals without a restart (Go duration; 0 turns it off)"
+  },
+  {
+    name: "kube-api-qps",
+    kind: "string",
+    default: "20",
+    description: "requests per second to the Kubernetes API besides the watches (reads of owners that are not watched); 0 lifts the limit"
+  },
+  {
+    name: "kube-api-burst",
+    kind: "int",
+    default: "40",
+    description: "requests to the Kubernetes API that may go at once before -kube-api-qps applies"
   }
 ] as const satisfies ReadonlyArray<FlagSpec>
 

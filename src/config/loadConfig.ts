@@ -59,7 +59,10 @@ export const loadConfig = (
       deployedState: settings["-state-configmap"] === ""
         ? Option.none()
         : Option.some({ configMapName: settings["-state-configmap"], namespace: settings.POD_NAMESPACE ?? "deployment-tracker" }),
-      tracing: tracingSettings(settings)
+      tracing: tracingSettings(settings),
+      resyncPeriod: settings["-resync-period"] === 0 ? Option.none() : Option.some(Duration.millis(settings["-resync-period"])),
+      kubeApiQps: settings["-kube-api-qps"],
+      kubeApiBurst: settings["-kube-api-burst"]
     }
     const warnings = [...(logLevel.warning === undefined ? [] : [logLevel.warning]), ...credentialWarnings]
     return { config, warnings }

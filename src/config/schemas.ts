@@ -184,6 +184,19 @@ export const GoDurationText: Schema.Schema<number, string> = withRule(
   "must be a positive duration such as 15s, 500ms or 1m30s"
 )
 
+/** A Go duration, or a bare `0` (Go's ParseDuration takes it) meaning "off". */
+export const GoDurationOrZero: Schema.Schema<number, string> = withRule(
+  Schema.Union(
+    Schema.transform(Schema.Trim.pipe(Schema.pattern(/^0$/)), Schema.Literal(0), {
+      strict: true,
+      decode: () => 0 as const,
+      encode: () => "0"
+    }),
+    GoDurationText
+  ),
+  "must be a duration such as 6h, 30m or 1h30m, or 0 for off"
+)
+
 /** Where traces go: an http(s) URL; plain http only to this machine or a Service in the cluster. */
 export const CollectorUrl: Schema.Schema<string, string> = withRule(
   Schema.Trim.pipe(

@@ -17,7 +17,10 @@ const REAL_DEFAULTS = {
   "-leader-elect-lease-duration": "15s",
   "-leader-elect-renew-deadline": "10s",
   "-leader-elect-retry-period": "2s",
-  "-state-configmap": "deployment-tracker-state"
+  "-state-configmap": "deployment-tracker-state",
+  "-resync-period": "6h",
+  "-kube-api-qps": "20",
+  "-kube-api-burst": "40"
 }
 
 const DEFAULTS = REAL_DEFAULTS

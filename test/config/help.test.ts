@@ -16,7 +16,10 @@ const FLAGS: ReadonlyArray<readonly [string, string | undefined]> = [
   ["-leader-elect-lease-duration", "(default: \"15s\")"],
   ["-leader-elect-renew-deadline", "(default: \"10s\")"],
   ["-leader-elect-retry-period", "(default: \"2s\")"],
-  ["-state-configmap", "(default: \"deployment-tracker-state\")"]
+  ["-state-configmap", "(default: \"deployment-tracker-state\")"],
+  ["-resync-period", "(default: \"6h\")"],
+  ["-kube-api-qps", "(default: 20)"],
+  ["-kube-api-burst", "(default: 40)"]
 ]
 
 const VARIABLES: ReadonlyArray<readonly [string, string]> = [

@@ -25,7 +25,17 @@ describe("defaults", () => {
       const { config, warnings } = yield* load([], BASE_ENV)
       expect(warnings).toStrictEqual([])
       expect(Option.isNone(config.kubeconfig)).toBe(true)
-      const { kubeconfig: _k, credentials, apiRequestTimeout, shutdownDrainTimeout, leaderElection: _l, tracing: _t, deployedState, ...plain } = config
+      const {
+        kubeconfig: _k,
+        credentials,
+        apiRequestTimeout,
+        shutdownDrainTimeout,
+        leaderElection: _l,
+        tracing: _t,
+        deployedState,
+        resyncPeriod: _r,
+        ...plain
+      } = config
       expect(plain).toStrictEqual({
         namespaces: { _tag: "All" },
         workers: 2,
@@ -40,11 +50,21 @@ describe("defaults", () => {
         logLevel: "INFO",
         apiRatePerSecond: 3,
         apiBurst: 20,
-        dryRun: false
+        dryRun: false,
+        kubeApiQps: 20,
+        kubeApiBurst: 40
       } satisfies Omit<
         ControllerConfig,
-        "kubeconfig" | "credentials" | "apiRequestTimeout" | "shutdownDrainTimeout" | "leaderElection" | "tracing" | "deployedState"
+        | "kubeconfig"
+        | "credentials"
+        | "apiRequestTimeout"
+        | "shutdownDrainTimeout"
+        | "leaderElection"
+        | "tracing"
+        | "deployedState"
+        | "resyncPeriod"
       >)
+      expect(config.resyncPeriod).toStrictEqual(Option.some(Duration.hours(6)))
       expect(deployedState).toStrictEqual(Option.some({ configMapName: "deployment-tracker-state", namespace: "deployment-tracker" }))
       expect(Option.isNone(config.leaderElection)).toBe(true)
       expect(Option.isNone(config.tracing)).toBe(true)
@@ -664,5 +684,25 @@ describe("every rule is an error naming the setting", () => {
       const { config } = yield* load([], BASE_ENV)
       expect(JSON.stringify(config)).not.toContain(TOKEN)
       expect(String(config.credentials._tag === "Token" ? config.credentials.token : "")).not.toContain(TOKEN)
+    }))
+})
+
+describe("reconciliation settings", () => {
+  it.effect("-resync-period takes a Go duration or 0 (off); anything else exits naming it", () =>
+    Effect.gen(function*() {
+      expect((yield* load(["-resync-period=30m"], BASE_ENV)).config.resyncPeriod).toStrictEqual(Option.some(Duration.minutes(30)))
+      expect(Option.isNone((yield* load(["-resync-period=0"], BASE_ENV)).config.resyncPeriod)).toBe(true)
+      const refused = yield* load(["-resync-period=often"], BASE_ENV).pipe(Effect.flip)
+      expect(refused.message).toContain("-resync-period")
+      expect(refused.message).toContain("often")
+    }))
+
+  it.effect("-kube-api-qps and -kube-api-burst bound the API reads; 0 qps lifts the limit, a burst must be at least 1", () =>
+    Effect.gen(function*() {
+      const { config } = yield* load(["-kube-api-qps=5.5", "-kube-api-burst=10"], BASE_ENV)
+      expect([config.kubeApiQps, config.kubeApiBurst]).toStrictEqual([5.5, 10])
+      expect((yield* load(["-kube-api-qps=0"], BASE_ENV)).config.kubeApiQps).toBe(0)
+      expect((yield* load(["-kube-api-burst=0"], BASE_ENV).pipe(Effect.flip)).message).toContain("-kube-api-burst")
+      expect((yield* load(["-kube-api-qps=-1"], BASE_ENV).pipe(Effect.flip)).message).toContain("-kube-api-qps")
     }))
 })

@@ -27,6 +27,9 @@ export const testConfig = (overrides: Partial<ControllerConfig> = {}): Controlle
   leaderElection: Option.none(),
   deployedState: Option.none(),
   tracing: Option.none(),
+  resyncPeriod: Option.none(),
+  kubeApiQps: 0,
+  kubeApiBurst: 40,
   ...overrides
 })
 
