@@ -5,9 +5,7 @@ import { ClusterJobClient } from "../github/ClusterJobClient.ts"
 import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
 import { type JobItem, prepareDeployments } from "./jobDeployments.ts"
 import { type AttributedError, attributeJobErrors } from "./jobResult.ts"
-import { type BulkSyncCandidate, chunk, selectRecords } from "./selectRecords.ts"
-
-export type { BulkSyncCandidate } from "./selectRecords.ts"
+import { chunk } from "./chunk.ts"
 
 /**
  * How the start-up sync ended.
@@ -38,9 +36,8 @@ export interface BulkSyncJobReport {
 }
 
 export interface BulkSyncCounts {
+  /** Records the workloads call for (one per deployment_name). */
   readonly candidates: number
-  /** Records after one per deployment_name. */
-  readonly selected: number
   /** Records the item schema would reject, not sent. */
   readonly invalid: number
   readonly submitted: number
@@ -75,7 +72,6 @@ interface JobRun {
 
 const ZERO_COUNTS: BulkSyncCounts = {
   candidates: 0,
-  selected: 0,
   invalid: 0,
   submitted: 0,
   notSent: 0,
@@ -262,27 +258,19 @@ export class BulkSync extends Effect.Service<BulkSync>()("deployment-tracker/Bul
             })))
           ), { discard: true })
 
-    const sync = (candidates: ReadonlyArray<BulkSyncCandidate>): Effect.Effect<BulkSyncOutcome> =>
+    const sync = (candidates: ReadonlyArray<DeploymentRecord>): Effect.Effect<BulkSyncOutcome> =>
       Effect.gen(function*() {
         if (!config.bulkClusterSync) return nothingSent("skipped", "BULK_CLUSTER_SYNC is off")
         const envelopeProblem = jobEnvelopeProblem(config)
         if (envelopeProblem !== undefined) {
-          yield* Effect.logWarning("Start-up bulk sync skipped; every pod goes through the per-record path").pipe(
+          yield* Effect.logWarning("Start-up bulk sync skipped; every workload goes through the per-record path").pipe(
             Effect.annotateLogs({ reason: envelopeProblem })
           )
           return nothingSent("skipped", envelopeProblem, { candidates: candidates.length })
         }
 
-        const selection = selectRecords(candidates)
-        yield* Effect.forEach(selection.conflicts, (conflict) =>
-          Effect.logDebug("Several digests for one deployment_name (rollout in progress); the newest pod's is sent").pipe(
-            Effect.annotateLogs({
-              deployment_name: conflict.deploymentName,
-              chosen_digest: conflict.chosenDigest,
-              dropped_digests: conflict.droppedDigests
-            })
-          ), { discard: true })
-        const prepared = prepareDeployments(selection.records)
+        const records = [...candidates].sort(byDeploymentName)
+        const prepared = prepareDeployments(records)
         yield* Effect.forEach(prepared.invalid, ({ field, reason, record }) =>
           Effect.logWarning("Record left out of the cluster job: the API would reject it").pipe(
             Effect.annotateLogs({ deployment_name: record.deployment_name, field, reason })
@@ -293,7 +281,6 @@ export class BulkSync extends Effect.Service<BulkSync>()("deployment-tracker/Bul
           ), { discard: true })
         const baseCounts = {
           candidates: candidates.length,
-          selected: selection.records.length,
           invalid: prepared.invalid.length
         }
         if (prepared.items.length === 0) {
@@ -354,10 +341,11 @@ export class BulkSync extends Effect.Service<BulkSync>()("deployment-tracker/Bul
       })
 
     /**
-     * Runs the start-up sync over the candidate records (status `deployed`,
-     * built from the pod cache). Never fails; interruption (shutdown) passes.
+     * Runs the start-up sync over the records the workloads call for
+     * (status `deployed`, one per deployment_name, as the reconcile computes
+     * them). Never fails; interruption (shutdown) passes.
      */
-    const run = (candidates: ReadonlyArray<BulkSyncCandidate>): Effect.Effect<BulkSyncOutcome> =>
+    const run = (candidates: ReadonlyArray<DeploymentRecord>): Effect.Effect<BulkSyncOutcome> =>
       sync(candidates).pipe(
         Effect.tap((outcome) =>
           Effect.logInfo("Start-up bulk sync finished").pipe(
@@ -380,3 +368,6 @@ export class BulkSync extends Effect.Service<BulkSync>()("deployment-tracker/Bul
   }),
   dependencies: [ClusterJobClient.Default]
 }) {}
+
+const byDeploymentName = (a: DeploymentRecord, b: DeploymentRecord): number =>
+  a.deployment_name < b.deployment_name ? -1 : a.deployment_name > b.deployment_name ? 1 : 0

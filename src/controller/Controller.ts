@@ -1,22 +1,28 @@
-import { Cause, Clock, Data, Duration, Effect, FiberSet, Layer, Schedule, Stream } from "effect"
+import { Cause, Clock, Data, Deferred, Duration, Effect, FiberSet, Layer, Schedule, Stream } from "effect"
 import { BulkSync } from "../bulk/BulkSync.ts"
 import { Config } from "../config/Config.ts"
-import { makePodWatch } from "../kube/PodWatch.ts"
+import { RateLimitGate } from "../github/RateLimitGate.ts"
+import type { KubeApiError } from "../kube/KubeApi.ts"
+import type { ObjectMeta } from "../kube/ObjectMeta.ts"
+import { controllingOwner } from "../kube/ownerReferences.ts"
+import { PodWatch } from "../kube/PodWatch.ts"
 import type { Delta } from "../kube/Reflector.ts"
 import { podKey, type SlimPod } from "../kube/SlimPod.ts"
-import { RateLimitGate } from "../github/RateLimitGate.ts"
+import { WorkloadWatches } from "../kube/WorkloadWatches.ts"
+import { DeploymentLedger } from "../ledger/DeploymentLedger.ts"
+import { continueTrace, type EventTrace, SpanAttribute, SpanName, traceAbandoned, traceReceipt, traceRequeue } from "../observability/eventTrace.ts"
 import { Liveness } from "../observability/Liveness.ts"
-import { continueTrace, type EventTrace, traceAbandoned, traceReceipt, traceRequeue } from "../observability/eventTrace.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { Readiness } from "../observability/Readiness.ts"
 import { DeployedStatePersistence } from "../state/DeployedStatePersistence.ts"
-import { eventForChange, eventForDelete } from "./eventRules.ts"
-import { EventProcessor } from "./EventProcessor.ts"
-import { WorkloadWatches } from "../workload/WorkloadWatches.ts"
-import type { ObjectMeta } from "../workload/ObjectMeta.ts"
-import { appendEvent } from "./pendingEvents.ts"
-import type { EventType, WorkEvent } from "./PodEvent.ts"
+import { type Attribution, workloadKey } from "../workload/Attribution.ts"
+import { makePodAttributor } from "../workload/PodAttributor.ts"
+import type { DesiredRecord } from "./planChanges.ts"
+import { Reconciler } from "./Reconciler.ts"
+import { RecordSender } from "./RecordSender.ts"
+import { countTrigger, mergeCounts, podTrigger, type Trigger, type TriggerCounts, workloadTrigger } from "./triggers.ts"
 import { makeWorkQueue } from "./WorkQueue.ts"
+import { WorkloadIndex } from "./WorkloadIndex.ts"
 
 export class CacheSyncTimeout extends Data.TaggedError("CacheSyncTimeout")<{
   readonly message: string
@@ -26,175 +32,221 @@ export class CacheSyncTimeout extends Data.TaggedError("CacheSyncTimeout")<{
 export const CACHE_SYNC_TIMEOUT = Duration.seconds(60)
 
 /**
- * Keys that may wait in the work queue at once. Beyond it the watch stream
- * waits: a relist of a big cluster then flows at the workers' pace instead
- * of piling up in memory.
+ * Workload keys that may wait in the work queue at once. Beyond it the
+ * watches wait: a relist of a big cluster then flows at the workers' pace
+ * instead of piling up in memory.
  */
 export const WORK_QUEUE_CAPACITY = 10_000
 
-/** Queue key of a workload's deletion: one per workload object. */
-const workloadKey = (workload: ObjectMeta) => `workload:${workload.uid}`
+/** Owner reads in flight at once while pods are attributed (each is cached and within -kube-api-qps). */
+export const ATTRIBUTION_CONCURRENCY = 8
 
 /**
- * The controller: pod and workload watches -> event rules -> keyed work
- * queue -> workers -> records -> GitHub. Events wait per key (a pod, or a
- * deleted workload) in `pending` (in order, consecutive events of the same
- * type coalesced to the newest snapshot); the queue carries the keys, so a
- * key is never handled by two workers at once and a burst of updates to one
- * pod costs one queue slot. Every event gets a receipt number, which the
- * processor uses to order records of one workload across pods.
+ * A pod whose owner cannot be read because the API keeps failing is named
+ * from the caches and names alone after this (the original's naming),
+ * rather than holding the pod watch for ever.
+ */
+export const attributionRetry = Schedule.exponential("500 millis").pipe(
+  Schedule.jittered,
+  Schedule.union(Schedule.spaced("30 seconds")),
+  Schedule.upTo("5 minutes")
+)
+
+/** What waits with a queued key: the events it stands for, and their trace. */
+interface PendingWork {
+  readonly counts: TriggerCounts
+  trace: EventTrace | undefined
+}
+
+/** A pod delta with the attribution its owner gives (undefined: none needed, or not a reported owner). */
+interface AttributedDelta {
+  readonly delta: Delta<SlimPod>
+  readonly attribution: Attribution | undefined
+}
+
+/**
+ * The reconcile loop. Watch events only say which workload key changed:
+ * pods (attributed to their workload as they arrive, remembered while they
+ * live) and watched workloads queue keys; a worker then reconciles the key
+ * (Reconciler: desired state from the caches against what GitHub was told).
+ * A rollout of 100 replicas is one key, not 100 events, and nothing but
+ * keys and their event counts waits in memory.
  *
- * Each event is traced from its receipt (see eventTrace.ts): the trace of
- * an event waiting in `pending` is kept in `traces`, by the event object
- * itself, so the coalescing rule stays the plain one of pendingEvents.ts.
+ * Start-up: the caches sync, the deployed state of the last run is
+ * restored, the bulk sync sends what runs (the same computation over every
+ * key), then the workers start with every key queued once. Every
+ * `-resync-period` every key is queued again, so a missed event or a lost
+ * answer heals without a restart.
  */
 export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   const config = yield* Config
   const metrics = yield* Metrics
   const readiness = yield* Readiness
-  const processor = yield* EventProcessor
-  const bulk = yield* BulkSync
-  const persistence = yield* DeployedStatePersistence
   const liveness = yield* Liveness
   const gate = yield* RateLimitGate
-  const pods = yield* makePodWatch
+  const pods = yield* PodWatch
   const workloads = yield* WorkloadWatches
+  const index = yield* WorkloadIndex
+  const ledger = yield* DeploymentLedger
+  const reconciler = yield* Reconciler
+  const sender = yield* RecordSender
+  const bulk = yield* BulkSync
+  const persistence = yield* DeployedStatePersistence
+  const attributor = yield* makePodAttributor
   const queue = yield* makeWorkQueue<string>({ capacity: WORK_QUEUE_CAPACITY })
-  const pending = new Map<string, ReadonlyArray<WorkEvent>>()
-  // The open trace of every event waiting in `pending` (or put back there).
-  const traces = new Map<WorkEvent, EventTrace>()
+  const pending = new Map<string, PendingWork>()
   const watchFibers = yield* FiberSet.make()
   const workerFibers = yield* FiberSet.make()
-  // Receipt order across all watches; only this layer's fibers touch it.
-  let received = 0
+  const podsIndexed = yield* Deferred.make<void>()
+  // Until the workers start, events are counted but no key is queued:
+  // every key is queued once at start.
+  let started = false
 
-  /**
-   * Sets the events waiting for `key` to `waiting` followed by `arriving`,
-   * coalesced; an event a newer one replaced ends its trace there.
-   */
-  const setPending = (key: string, waiting: ReadonlyArray<WorkEvent>, arriving: ReadonlyArray<WorkEvent>) =>
-    Effect.suspend(() => {
-      const kept = arriving.reduce(appendEvent, waiting)
-      pending.set(key, kept)
-      const replaced = [...waiting, ...arriving].filter((event) => !kept.includes(event))
-      return Effect.forEach(replaced, (event) => {
-        const trace = traces.get(event)
-        traces.delete(event)
-        return trace === undefined ? Effect.void : traceAbandoned(trace, "coalesced")
-      }, { discard: true })
-    })
-
-  const enqueue = (key: string, makeEvent: (seq: number) => WorkEvent) =>
+  const trigger = (key: string, reason: Trigger): Effect.Effect<void> =>
     Effect.gen(function*() {
-      const event = makeEvent(++received)
-      const trace = yield* traceReceipt(event)
-      if (trace !== undefined) traces.set(event, trace)
-      yield* setPending(key, pending.get(key) ?? [], [event])
-      yield* queue.add(key)
+      let work = pending.get(key)
+      if (work === undefined) {
+        work = { counts: {}, trace: yield* traceReceipt({ key, trigger: reason }) }
+        pending.set(key, work)
+      }
+      countTrigger(work.counts, reason)
+      if (started) yield* queue.add(key)
     })
 
-  const handlePodDelta = (delta: Delta<SlimPod>): Effect.Effect<void> => {
+  const ownerUid = (pod: SlimPod) => controllingOwner(pod.ownerReferences)?.uid ?? ""
+
+  /** Stage one, concurrent: the attribution a pod's current owner gives, read if need be. */
+  const attribute = (delta: Delta<SlimPod>): Effect.Effect<AttributedDelta> => {
+    if (delta._tag !== "Upsert") return Effect.succeed({ delta, attribution: undefined })
+    const pod = delta.current
+    const owner = controllingOwner(pod.ownerReferences)
+    if (owner === undefined) return Effect.succeed({ delta, attribution: undefined })
+    const known = index.ofOwner(owner.uid)
+    if (known !== undefined) return Effect.succeed({ delta, attribution: known })
+    return attributor.attribute(pod, owner).pipe(
+      Effect.tapError((e: KubeApiError) =>
+        Effect.logWarning("Could not read the owner of a pod; retrying").pipe(
+          Effect.annotateLogs({ namespace: pod.namespace, pod: pod.name, owner: `${owner.kind}/${owner.name}`, error: e.message })
+        )
+      ),
+      Effect.retry(attributionRetry),
+      Effect.orElseSucceed(() => attributor.attributeFromNames(pod, owner)),
+      Effect.map((attribution) => ({ delta, attribution }))
+    )
+  }
+
+  /** Stage two, in order: the index follows the pods, and the keys they touch are queued. */
+  const applyPodDelta = ({ attribution, delta }: AttributedDelta): Effect.Effect<void> =>
+    Effect.gen(function*() {
+      switch (delta._tag) {
+        case "Synced":
+          yield* Deferred.succeed(podsIndexed, undefined)
+          return
+        case "Delete": {
+          const gone = index.release(podKey(delta.last))
+          if (gone !== undefined) yield* trigger(gone.key, "DELETED")
+          return
+        }
+        case "Upsert": {
+          const { current } = delta
+          const key = podKey(current)
+          let previous = delta.previous
+          if (previous !== undefined && previous.uid !== current.uid) {
+            // Deleted and recreated under the same name while the watch was away.
+            const gone = index.release(key)
+            if (gone !== undefined) yield* trigger(gone.key, "DELETED")
+            previous = undefined
+          }
+          if (attribution !== undefined) {
+            const before = index.assign(key, ownerUid(current), attribution)
+            if (before !== undefined) yield* trigger(before, "UPDATED")
+          }
+          // A pod that lost its owner (orphaned) keeps the workload it ran under.
+          const under = index.attributionOf(key)
+          const reason = podTrigger(previous, current)
+          if (under !== undefined && reason !== undefined) yield* trigger(under.key, reason)
+          return
+        }
+      }
+    })
+
+  /** A Job's key is its CronJob's when it has one: a CronJob's Jobs come and go with every run. */
+  const keyOfWorkload = (meta: ObjectMeta) =>
+    meta.kind === "Job" && meta.controller?.kind === "CronJob"
+      ? workloadKey(meta.namespace, meta.controller.name)
+      : workloadKey(meta.namespace, meta.name)
+
+  const applyWorkloadDelta = (delta: Delta<ObjectMeta>): Effect.Effect<void> => {
     switch (delta._tag) {
       case "Synced":
         return Effect.void
       case "Upsert": {
-        const type = eventForChange(delta.previous, delta.current)
-        return type === undefined ? Effect.void : enqueue(podKey(delta.current), (seq) => ({ type, pod: delta.current, seq }))
+        const reason = workloadTrigger(delta.previous, delta.current)
+        return reason === undefined ? Effect.void : trigger(keyOfWorkload(delta.current), reason)
       }
-      case "Delete": {
-        const type = eventForDelete(delta.last)
-        return type === undefined ? Effect.void : enqueue(podKey(delta.last), (seq) => ({ type, pod: delta.last, seq }))
-      }
+      case "Delete":
+        return trigger(keyOfWorkload(delta.last), "WORKLOAD_DELETED")
     }
   }
 
-  /** A workload deleted, or marked for deletion (foreground cascading deletion), is gone. */
-  const handleWorkloadDelta = (delta: Delta<ObjectMeta>): Effect.Effect<void> => {
-    switch (delta._tag) {
-      case "Synced":
-        return Effect.void
-      case "Upsert": {
-        const { current, previous } = delta
-        return current.deleting && previous?.deleting !== true
-          ? enqueue(workloadKey(current), (seq) => ({ type: "WORKLOAD_DELETED", workload: current, seq }))
-          : Effect.void
-      }
-      case "Delete": {
-        const { last } = delta
-        return enqueue(workloadKey(last), (seq) => ({ type: "WORKLOAD_DELETED", workload: last, seq }))
-      }
-    }
-  }
+  /** Every key the loop knows: of running pods, of names reported, and of events waiting. */
+  const allKeys = () => new Set([...index.keys(), ...ledger.keys(), ...pending.keys()])
 
-  const eventType = (event: WorkEvent): EventType => event.type
+  const queueAll = (reason: Trigger) =>
+    Effect.forEach(allKeys(), (key) => trigger(key, reason), { discard: true })
 
-  /**
-   * Puts `events` back in front of anything that arrived for the key
-   * meanwhile, so events for a pod are always handled in the order they
-   * happened. The first one was started and waits again, in the same trace
-   * (`trace`); the others were not, so their first wait goes on.
-   */
-  const putBack = (key: string, events: ReadonlyArray<WorkEvent>, trace: EventTrace | undefined) =>
+  /** At start: every key once; keys whose events were counted while the caches filled stand for those. */
+  const queueAtStart = Effect.forEach(
+    allKeys(),
+    (key) => pending.has(key) ? queue.add(key) : trigger(key, "RESYNC"),
+    { discard: true }
+  )
+
+  /** Puts a key's events back after a failed reconcile, in front of what arrived meanwhile. */
+  const putBack = (key: string, work: PendingWork) =>
     Effect.gen(function*() {
-      const first = events[0]
-      if (first !== undefined && trace !== undefined) traces.set(first, yield* traceRequeue(trace))
-      yield* setPending(key, events, pending.get(key) ?? [])
+      const newer = pending.get(key)
+      const trace = work.trace === undefined ? undefined : yield* traceRequeue(work.trace)
+      if (newer === undefined) {
+        pending.set(key, { counts: work.counts, trace })
+        return
+      }
+      mergeCounts(newer.counts, work.counts)
+      if (trace !== undefined) {
+        if (newer.trace !== undefined) yield* traceAbandoned(newer.trace, "coalesced")
+        newer.trace = trace
+      }
     })
 
-  /** Handles every pending event of one key, in order; stops at the first that must be retried. */
+  const countEvents = (counts: TriggerCounts, ok: boolean) => {
+    for (const [reason, count] of Object.entries(counts) as Array<[Trigger, number]>) metrics.eventsProcessed(reason, ok, count)
+  }
+
   const processKey = (key: string) =>
     Effect.gen(function*() {
-      const events = pending.get(key) ?? []
+      const work = pending.get(key) ?? { counts: {}, trace: undefined }
       pending.delete(key)
-      for (let i = 0; i < events.length; i++) {
-        const event = events[i]!
-        const trace = traces.get(event)
-        traces.delete(event)
-        const handle = processor.process(event)
-        const started = yield* Clock.currentTimeMillis
-        const outcome = yield* (trace === undefined ? handle : continueTrace(trace)(handle)).pipe(
-          // A defect (the worker boundary logs it and retries the key) must
-          // not lose this event and the ones after it. Interruption is
-          // shutdown: the traces of what is left end there.
-          Effect.onError((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : putBack(key, events.slice(i), trace))
-        )
-        const finished = yield* Clock.currentTimeMillis
-        metrics.eventProcessed(eventType(event), outcome === "done", (finished - started) / 1000)
-        if (outcome === "retry") {
-          yield* putBack(key, events.slice(i), trace)
-          return yield* queue.addRateLimited(key)
-        }
+      const reconcile = reconciler.reconcile(key).pipe(
+        Effect.tap((outcome) => Effect.annotateCurrentSpan(SpanAttribute.outcome, outcome)),
+        Effect.withSpan(SpanName.reconcile, {
+          attributes: { [SpanAttribute.workload]: key, [SpanAttribute.events]: JSON.stringify(work.counts) },
+          captureStackTrace: false
+        })
+      )
+      const [elapsed, outcome] = yield* (work.trace === undefined ? reconcile : continueTrace(work.trace)(reconcile)).pipe(
+        Effect.timed,
+        // A defect (the worker boundary logs it and retries the key) must
+        // not lose the key's events. Interruption is shutdown.
+        Effect.onError((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : putBack(key, work))
+      )
+      countEvents(work.counts, outcome === "done")
+      metrics.reconciled(outcome === "done", Duration.toSeconds(elapsed))
+      if (outcome === "retry") {
+        yield* putBack(key, work)
+        return yield* queue.addRateLimited(key)
       }
       yield* queue.forget(key)
     })
-
-  /**
-   * The start-up bulk sync: every pod the list found that would be
-   * reported (Running with a supported owner, or a finished Job pod)
-   * becomes a candidate; what GitHub accepts counts as posted.
-   */
-  const startupSync = Effect.gen(function*() {
-    const started = [...pods.values()].filter((pod) => eventForChange(undefined, pod) === "CREATED")
-    const candidates = (yield* Effect.forEach(
-      started,
-      (pod) =>
-        processor.startupRecords(pod).pipe(
-          Effect.map((records) => records.map((record) => ({ record, podStartedAt: pod.createdAt, podRunning: pod.phase === "Running" })))
-        ),
-      { concurrency: 4 }
-    )).flat()
-    // BulkSync logs its own outcome and counts.
-    const result = yield* bulk.run(candidates)
-    yield* processor.settleStartup(result.seen, result.unknownDigests)
-    const { counts } = result
-    metrics.bulkSync(result.outcome, {
-      submitted: counts.submitted,
-      seen: counts.seen,
-      rejected: counts.rejected,
-      invalid: counts.invalid,
-      not_sent: counts.notSent
-    })
-  })
 
   // Each worker reports the key it holds, so one stuck on a key turns /healthz red.
   const worker = (name: string) =>
@@ -209,29 +261,59 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
             Effect.catchAllCause((cause) =>
               Cause.isInterruptedOnly(cause)
                 ? Effect.failCause(cause)
-                : Effect.logError("Unexpected failure handling an event; will retry", cause).pipe(
+                : Effect.logError("Unexpected failure reconciling a workload; will retry", cause).pipe(
                   Effect.zipRight(queue.addRateLimited(key))
                 )
             ),
             Effect.ensuring(queue.done(key)),
-            Effect.annotateLogs({ key })
+            Effect.annotateLogs({ workload: key })
           )
         ),
         Effect.forever
       )
     }).pipe(Effect.scoped)
 
-  const updateGauges = Effect.gen(function*() {
-    metrics.workQueueDepth.set(yield* queue.size)
+  /**
+   * The start-up bulk sync: the records every key calls for, computed as a
+   * reconcile computes them, sent as cluster jobs; what GitHub accepts goes
+   * into the ledger, so the first reconciles find it reported.
+   */
+  const startupSync = Effect.gen(function*() {
+    const byName = new Map<string, { readonly key: string; readonly desired: DesiredRecord }>()
+    for (const key of [...index.keys()]) {
+      for (const desired of yield* reconciler.startupRecords(key)) {
+        if (!byName.has(desired.record.deployment_name)) byName.set(desired.record.deployment_name, { key, desired })
+      }
+    }
+    // BulkSync logs its own outcome.
+    const result = yield* bulk.run([...byName.values()].map(({ desired }) => desired.record))
+    const now = yield* Clock.currentTimeMillis
+    for (const record of result.seen) {
+      const found = byName.get(record.deployment_name)
+      if (found !== undefined) ledger.put({ key: found.key, owner: found.desired.owner, record, since: now })
+    }
+    yield* sender.markUnknown(result.unknownDigests)
+    const { counts } = result
+    metrics.bulkSync(result.outcome, {
+      submitted: counts.submitted,
+      seen: counts.seen,
+      rejected: counts.rejected,
+      invalid: counts.invalid,
+      not_sent: counts.notSent
+    })
+  })
+
+  const updateGauges = Effect.sync(() => {
     metrics.cachedPods.set(pods.size())
     metrics.cachedWorkloads.set(workloads.size())
-  }).pipe(Effect.repeat(Schedule.spaced("5 seconds")))
+    metrics.trackedWorkloads.set(index.workloads())
+    metrics.reportedNames.set(ledger.size())
+  }).pipe(Effect.zipRight(queue.size.pipe(Effect.map((size) => metrics.workQueueDepth.set(size)))))
 
   // Waiting out a GitHub rate limit is not a wedged worker.
   yield* liveness.holdUp(gate.openAt)
-  yield* FiberSet.run(watchFibers, pods.deltas.pipe(Stream.runForEach(handlePodDelta)))
-  yield* FiberSet.run(watchFibers, workloads.deltas.pipe(Stream.runForEach(handleWorkloadDelta)))
-  yield* FiberSet.run(watchFibers, updateGauges)
+  yield* FiberSet.run(watchFibers, workloads.deltas.pipe(Stream.runForEach(applyWorkloadDelta)))
+  yield* metrics.onScrape(updateGauges)
 
   // Shutdown order: stop watching, let the workers finish what is queued
   // (within the deadline), then stop them. Runs before the FiberSets'
@@ -247,38 +329,57 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
         )
       }
       yield* FiberSet.clear(workerFibers)
-      // Events never handled end their traces here, so the flush still exports them.
-      const unhandled = [...traces.values()]
-      traces.clear()
+      // Keys never reconciled end their traces here, so the flush still exports them.
+      const unhandled = [...pending.values()].flatMap((work) => work.trace === undefined ? [] : [work.trace])
+      pending.clear()
       yield* Effect.forEach(unhandled, (trace) => traceAbandoned(trace, "shutdown"), { discard: true })
     })
   )
 
-  yield* Effect.all([pods.synced, workloads.synced], { concurrency: "unbounded", discard: true }).pipe(
-    Effect.timeoutFail({
-      duration: CACHE_SYNC_TIMEOUT,
-      onTimeout: () =>
-        new CacheSyncTimeout({
-          message: `the caches did not sync within ${
-            Duration.format(CACHE_SYNC_TIMEOUT)
-          }: check that the API server is reachable and that RBAC lets this service account list and watch pods, deployments, daemonsets, statefulsets, jobs and cronjobs`
-        })
-    })
+  const syncTimeout = new CacheSyncTimeout({
+    message: `the caches did not sync within ${
+      Duration.format(CACHE_SYNC_TIMEOUT)
+    }: check that the API server is reachable and that RBAC lets this service account list and watch pods, deployments, daemonsets, statefulsets, jobs and cronjobs`
+  })
+  const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(CACHE_SYNC_TIMEOUT)
+  const untilDeadline = Effect.map(Clock.currentTimeMillis, (now) => Duration.millis(Math.max(0, deadline - now)))
+  // Workloads first: pods are attributed from their caches (a Deployment's
+  // pods need no read at all once its Deployment is cached).
+  yield* workloads.synced.pipe(Effect.timeoutFail({ duration: CACHE_SYNC_TIMEOUT, onTimeout: () => syncTimeout }))
+  yield* FiberSet.run(
+    watchFibers,
+    pods.deltas.pipe(
+      Stream.mapEffect(attribute, { concurrency: ATTRIBUTION_CONCURRENCY }),
+      Stream.runForEach(applyPodDelta)
+    )
   )
-  // What an earlier run reported as deployed goes back into the ledger
-  // before any event is handled; remembered workloads that are gone get
-  // their decommissions in the background (src/state). Persistence is
-  // released after this layer, so its last write follows the drain.
-  yield* persistence.restore(processor.deployedNames)
-  // Until the workers start, events wait in the queue: the start-up sync
-  // reports the cluster in bulk first, and the held-back events then find
-  // their records already posted. Nothing that happened meanwhile is lost.
+  yield* pods.synced.pipe(Effect.timeoutFail({ duration: yield* untilDeadline, onTimeout: () => syncTimeout }))
+  // Reads of owners may still be going on for the last pods of the list.
+  yield* Deferred.await(podsIndexed)
+  // What an earlier run reported as deployed goes back into the ledger:
+  // a remembered name whose workload is gone is decommissioned by its first
+  // reconcile. Persistence is released after this layer, so its last write
+  // follows the drain.
+  yield* persistence.restore
   if (config.bulkClusterSync) yield* startupSync
+  started = true
   for (let i = 0; i < config.workers; i++) {
     yield* FiberSet.run(workerFibers, worker(`worker-${i}`).pipe(Effect.annotateLogs({ worker: i })))
   }
+  // Every key once; the queue's bound applies (this fiber waits, nothing else does).
+  yield* FiberSet.run(watchFibers, Effect.suspend(() => queueAtStart))
+  if (config.resyncPeriod._tag === "Some") {
+    const period = config.resyncPeriod.value
+    yield* FiberSet.run(watchFibers, queueAll("RESYNC").pipe(Effect.delay(period), Effect.forever))
+  }
   yield* readiness.markSynced
   yield* Effect.logInfo("Caches synced; controller running").pipe(
-    Effect.annotateLogs({ pods: pods.size(), workloads: workloads.size(), workers: config.workers })
+    Effect.annotateLogs({
+      pods: pods.size(),
+      workloads: workloads.size(),
+      workload_keys: index.workloads(),
+      reported_names: ledger.size(),
+      workers: config.workers
+    })
   )
 }))

@@ -1,5 +1,5 @@
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Clock, Duration, Effect, RateLimiter, Schedule, type Scope } from "effect"
+import { Clock, Duration, Effect, Schedule } from "effect"
 import { Config } from "../config/Config.ts"
 import { SpanAttribute, SpanName } from "../observability/eventTrace.ts"
 import { Metrics } from "../observability/Metrics.ts"
@@ -9,6 +9,7 @@ import { type ClientError, HardFailure, type NoArtifact, type PostError, SoftFai
 import { GitHubAuth } from "./GitHubAuth.ts"
 import { exchange, gitHubHeaders, makeGitHubHttpClient } from "./GitHubHttp.ts"
 import { RateLimitGate } from "./RateLimitGate.ts"
+import { makeThrottle } from "../support/throttle.ts"
 
 export { GITHUB_API_VERSION } from "./GitHubHttp.ts"
 
@@ -46,6 +47,7 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
       const gate = yield* RateLimitGate
       const auth = yield* GitHubAuth
       const http = yield* makeGitHubHttpClient(config.apiRequestTimeout)
+      // The outgoing budget: 3/s is 900 POST points a minute, GitHub's per-endpoint secondary limit.
       const throttle = yield* makeThrottle(config.apiRatePerSecond, config.apiBurst)
       const inFlight = yield* Effect.makeSemaphore(MAX_CONCURRENT_REQUESTS)
       const renewableCredentials = config.credentials._tag === "App"
@@ -171,16 +173,3 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
 
 /** An attempt's outcome for its span: `SoftFailure` -> `soft_failure`. */
 const attemptOutcome = (tag: string): string => tag.replace(/(?<=[a-z])(?=[A-Z])/g, "_").toLowerCase()
-
-/**
- * The outgoing budget: a token bucket of `burst` tokens refilled at `rate`
- * per second (3/s is 900 POST points a minute, GitHub's per-endpoint
- * secondary limit). A rate of 0 lifts the throttle (benchmarks, simulators).
- */
-const makeThrottle = (
-  rate: number,
-  burst: number
-): Effect.Effect<<A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>, never, Scope.Scope> =>
-  rate <= 0
-    ? Effect.succeed((effect) => effect)
-    : RateLimiter.make({ limit: burst, interval: Duration.millis((burst / rate) * 1000), algorithm: "token-bucket" })

@@ -1,34 +1,25 @@
-import { Effect } from "effect"
-import type { NamespaceScope } from "../config/Config.ts"
+import { Context, Effect, Layer } from "effect"
 import { Config } from "../config/Config.ts"
 import { Liveness } from "../observability/Liveness.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { makeInterner } from "./Interner.ts"
+import type { KubeApi } from "./KubeApi.ts"
 import { makePodProjector } from "./podProjection.ts"
-import { makeReflector } from "./Reflector.ts"
+import { makeReflector, type Reflector } from "./Reflector.ts"
+import { collectionFor, PODS } from "./resources.ts"
 import { podKey, type SlimPod } from "./SlimPod.ts"
 
-/** Namespace scoping is applied by the server: a namespaced path or a field selector. */
-export const podCollection = (scope: NamespaceScope): { path: string; fieldSelector: string | undefined } => {
-  switch (scope._tag) {
-    case "All":
-      return { path: "/api/v1/pods", fieldSelector: undefined }
-    case "Only":
-      return { path: `/api/v1/namespaces/${encodeURIComponent(scope.namespace)}/pods`, fieldSelector: undefined }
-    case "Exclude":
-      return {
-        path: "/api/v1/pods",
-        fieldSelector: scope.namespaces.map((ns) => `metadata.namespace!=${ns}`).join(",")
-      }
-  }
-}
+/**
+ * The pod reflector: slim pods, bad objects logged and counted. A service,
+ * so the controller runs its deltas and the reconcilers read its store.
+ */
+export class PodWatch extends Context.Tag("deployment-tracker/PodWatch")<PodWatch, Reflector<SlimPod>>() {}
 
-/** The pod reflector: slim pods, bad objects logged and counted. */
 export const makePodWatch = Effect.gen(function*() {
   const config = yield* Config
   const metrics = yield* Metrics
   const liveness = yield* Liveness
-  const { fieldSelector, path } = podCollection(config.namespaces)
+  const { fieldSelector, path } = collectionFor(config.namespaces, PODS)
   const projectPod = makePodProjector(makeInterner())
   return yield* makeReflector<SlimPod>({
     path,
@@ -49,3 +40,8 @@ export const makePodWatch = Effect.gen(function*() {
     onRestart: (reason) => Effect.sync(() => metrics.watchRestart(reason))
   })
 })
+
+export const PodWatchLive: Layer.Layer<PodWatch, never, Config | Metrics | Liveness | KubeApi> = Layer.effect(
+  PodWatch,
+  makePodWatch
+)

@@ -36,6 +36,12 @@ export interface SlimPod {
   /** `metadata.creationTimestamp` in epoch milliseconds (0 when absent). */
   readonly createdAt: number
   readonly ownerReferences: ReadonlyArray<SlimOwnerReference>
+  /**
+   * The `pod-template-hash` label a Deployment's ReplicaSet puts on its
+   * pods: with it, the ReplicaSet name `<deployment>-<hash>` names the
+   * Deployment without reading the ReplicaSet.
+   */
+  readonly templateHash: string | undefined
   /** Only the `metadata.github.com/*` annotations; the rest are dropped. */
   readonly annotations: Readonly<Record<string, string>> | undefined
   readonly containers: ReadonlyArray<SlimContainer>

@@ -18,6 +18,7 @@ export type ProjectionResult =
   | { readonly ok: false; readonly reason: string }
 
 const ANNOTATION_PREFIX = "metadata.github.com/"
+const TEMPLATE_HASH_LABEL = "pod-template-hash"
 
 const NO_OWNERS: ReadonlyArray<SlimOwnerReference> = Object.freeze([])
 const NO_CONTAINERS: ReadonlyArray<SlimContainer> = Object.freeze([])
@@ -172,6 +173,8 @@ export const projectPod = (raw: unknown): ProjectionResult => {
   if (typeof initContainers === "string") return failure(initContainers)
 
   const deletionTimestamp = metadata["deletionTimestamp"]
+  const labels = metadata["labels"]
+  const templateHash = isObject(labels) ? stringField(labels, TEMPLATE_HASH_LABEL) : undefined
   return {
     ok: true,
     pod: {
@@ -183,6 +186,7 @@ export const projectPod = (raw: unknown): ProjectionResult => {
       terminating: deletionTimestamp !== undefined && deletionTimestamp !== null,
       createdAt: toEpochMillis(metadata["creationTimestamp"]),
       ownerReferences,
+      templateHash,
       annotations: projectAnnotations(metadata["annotations"]),
       containers,
       initContainers
@@ -226,6 +230,7 @@ export const makePodProjector = (interner: Interner) => (raw: unknown): Projecti
     pod: {
       ...pod,
       namespace: interner.shared(`n${SEPARATOR}${pod.namespace}`, () => pod.namespace),
+      templateHash: pod.templateHash === undefined ? undefined : interner.shared(`h${SEPARATOR}${pod.templateHash}`, () => pod.templateHash),
       ownerReferences: pod.ownerReferences.length === 0
         ? pod.ownerReferences
         : share(ownersKey(pod.ownerReferences), pod.ownerReferences),

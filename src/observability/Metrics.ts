@@ -1,6 +1,5 @@
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import * as Prom from "prom-client"
-import type { EventType } from "../controller/PodEvent.ts"
 
 /**
  * Prometheus metrics. The `deptracker_*` names, help-independent labels and
@@ -13,6 +12,9 @@ import type { EventType } from "../controller/PodEvent.ts"
 export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metrics", {
   sync: () => {
     const registry = new Prom.Registry()
+    // Gauges whose owners set them when /metrics is read (see onScrape), so
+    // a scrape never shows a stale queue depth.
+    const scrapeHooks = new Set<Effect.Effect<void>>()
     Prom.collectDefaultMetrics({ register: registry })
     const registers = [registry]
 
@@ -87,6 +89,13 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
       help: "Deployed names left out of the last write of the state ConfigMap because they did not fit in its 1 MiB (the oldest)",
       registers
     })
+    const metadataReads = new Prom.Counter({
+      name: "deployment_tracker_metadata_reads_total",
+      help:
+        "Reads of single objects from the Kubernetes API (owners that are not watched, or not yet seen by a watch), by kind and result (found, absent, unreadable, error)",
+      labelNames: ["kind", "result"] as const,
+      registers
+    })
     const workQueueDepth = new Prom.Gauge({
       name: "deployment_tracker_workqueue_depth",
       help: "Keys waiting in or being processed from the work queue",
@@ -97,6 +106,16 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
       help: "Pods held in the slim pod cache",
       registers
     })
+    const trackedWorkloads = new Prom.Gauge({
+      name: "deployment_tracker_workloads",
+      help: "Workload keys (namespace and workload name) with at least one pod",
+      registers
+    })
+    const reportedNames = new Prom.Gauge({
+      name: "deployment_tracker_deployment_names_reported",
+      help: "Deployment names GitHub was last told are deployed (the ledger)",
+      registers
+    })
     const cachedWorkloads = new Prom.Gauge({
       name: "deployment_tracker_cached_workloads",
       help: "Workloads (Deployments, DaemonSets, StatefulSets, Jobs, CronJobs) held in the metadata caches",
@@ -105,11 +124,13 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
 
     return {
       registry,
-      eventProcessed: (type: EventType, ok: boolean, seconds: number) => {
-        if (ok) eventsProcessedOk.inc({ event_type: type })
-        else eventsProcessedFailed.inc({ event_type: type })
-        eventsProcessedTimer.observe({ status: ok ? "ok" : "failed" }, seconds)
+      /** Events (by trigger: the original's CREATED/DELETED and ours) a reconcile covered. */
+      eventsProcessed: (type: string, ok: boolean, count: number) => {
+        if (ok) eventsProcessedOk.inc({ event_type: type }, count)
+        else eventsProcessedFailed.inc({ event_type: type }, count)
       },
+      /** One reconcile of a workload key, timed. */
+      reconciled: (ok: boolean, seconds: number) => eventsProcessedTimer.observe({ status: ok ? "ok" : "failed" }, seconds),
       postAttemptSeconds: (seconds: number) => postDeploymentRecordTimer.observe(seconds),
       postOk: counter("deptracker_post_record_ok", "The total number of successful posts"),
       postRateLimited: counter("deptracker_post_record_rate_limited", "The total number of post attempts that were rate limited"),
@@ -138,10 +159,21 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
         outcome: "ok" | "absent" | "unreadable" | "foreign" | "forbidden" | "failed"
       ) => stateOperations.inc({ operation, outcome }),
       stateNamesDropped,
+      metadataRead: (kind: string, result: "found" | "absent" | "unreadable" | "error") => metadataReads.inc({ kind, result }),
       workQueueDepth,
       cachedPods,
       cachedWorkloads,
-      render: Effect.promise(() => registry.metrics()),
+      trackedWorkloads,
+      reportedNames,
+      /** Runs `update` before every scrape while the scope is open (it sets gauges). */
+      onScrape: (update: Effect.Effect<void>): Effect.Effect<void, never, Scope.Scope> =>
+        Effect.acquireRelease(
+          Effect.sync(() => scrapeHooks.add(update)),
+          () => Effect.sync(() => scrapeHooks.delete(update))
+        ),
+      render: Effect.suspend(() => Effect.forEach([...scrapeHooks], (update) => update, { discard: true })).pipe(
+        Effect.zipRight(Effect.promise(() => registry.metrics()))
+      ),
       contentType: registry.contentType
     } as const
   }

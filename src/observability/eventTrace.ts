@@ -1,25 +1,26 @@
 import { Clock, Context, Effect, Exit, type Tracer } from "effect"
 
-// One trace per event (a pod's CREATED/DELETED, a workload's deletion). Its
-// root is the watch receipt; the rest hang under it whenever (and on
-// whichever fiber) they happen:
+// One trace per reconcile of a workload key: from the watch event that
+// queued the key (later events for the key while it waits join it, counted
+// on the root) to what was sent. The rest hang under the root whenever (and
+// on whichever fiber) they happen:
 //
-//   deployment_tracker.watch_receipt       root, ends at once (the moment the watch delivered the event)
-//   ├─ deployment_tracker.queue_wait       receipt (or requeue) -> a worker starts the event
-//   └─ controller.processEvent             the worker's handling of the event
-//      ├─ deployment_tracker.record_build  owner chain + records (names to decommission for a workload)
+//   deployment_tracker.watch_receipt       root, ends at once (the moment the first event queued the key)
+//   ├─ deployment_tracker.queue_wait       receipt (or requeue) -> a worker takes the key
+//   └─ controller.reconcile                the worker's reconcile of the key
+//      ├─ deployment_tracker.record_build  the desired records, from the caches
 //      └─ github.postDeploymentRecord      one record, all its attempts
 //         └─ github.post_record.attempt    one HTTP request: status, retry_count, outcome
 //
-// The root ends at receipt rather than when processing ends: an event may be
-// coalesced with a newer one, requeued or never handled (shutdown), and a
-// root that never ends would lose the whole trace.
+// The root ends at receipt rather than when the reconcile ends: a key may be
+// requeued or never handled (shutdown), and a root that never ends would
+// lose the whole trace.
 
 /** The span names, shared by the controller and the GitHub client. */
 export const SpanName = {
   watchReceipt: "deployment_tracker.watch_receipt",
   queueWait: "deployment_tracker.queue_wait",
-  processEvent: "controller.processEvent",
+  reconcile: "controller.reconcile",
   recordBuild: "deployment_tracker.record_build",
   postRecord: "github.postDeploymentRecord",
   postAttempt: "github.post_record.attempt"
@@ -31,19 +32,18 @@ export const SpanName = {
  * semantic conventions. Never a token, header or record body.
  */
 export const SpanAttribute = {
-  /** `CREATED`, `DELETED` or `WORKLOAD_DELETED`. */
+  /** The first event's trigger: `CREATED`, `DELETED`, `RESYNC`... */
   eventType: "event_type",
-  namespace: "namespace",
-  /** A pod event's pod name. */
-  pod: "pod",
-  /** A workload event's workload, or the workload a pod event resolved to: `Deployment/web`. */
+  /** Events the reconcile covers (later ones join a waiting key). */
+  events: "events",
+  /** The workload key: `namespace/name`. */
   workload: "workload",
   deploymentName: "deployment_name",
   /** On a record's span: `deployed` or `decommissioned`. */
   recordStatus: "status",
   /** How often the event went back to the work queue before this wait (0 the first time). */
   requeueCount: "requeue_count",
-  /** Records built for the event (ready to post). */
+  /** Changes the reconcile found to send (deploy, decommission, adopt). */
   recordCount: "record_count",
   httpMethod: "http.request.method",
   httpStatus: "http.response.status_code",
@@ -55,17 +55,11 @@ export const SpanAttribute = {
   outcome: "outcome"
 } as const
 
-/** The part of an event a trace describes: a pod's, or a workload's. */
-export type TracedEvent =
-  | { readonly type: string; readonly pod: { readonly namespace: string; readonly name: string } }
-  | {
-    readonly type: string
-    readonly workload: { readonly kind: string; readonly namespace: string; readonly name: string }
-  }
-
-/** How spans and logs name a workload. */
-export const workloadLabel = (workload: { readonly kind: string; readonly name: string }): string =>
-  `${workload.kind}/${workload.name}`
+/** What a trace is about: a workload key and the trigger that first queued it. */
+export interface TracedKey {
+  readonly key: string
+  readonly trigger: string
+}
 
 /**
  * What travels with an event from the watch to a worker: the trace's
@@ -78,19 +72,11 @@ export interface EventTrace {
   readonly requeues: number
 }
 
-/** Who the event is about; the same attributes go on the receipt and the processing span. */
-export const eventAttributes = (event: TracedEvent): Record<string, string> =>
-  "pod" in event
-    ? {
-      [SpanAttribute.eventType]: event.type,
-      [SpanAttribute.namespace]: event.pod.namespace,
-      [SpanAttribute.pod]: event.pod.name
-    }
-    : {
-      [SpanAttribute.eventType]: event.type,
-      [SpanAttribute.namespace]: event.workload.namespace,
-      [SpanAttribute.workload]: workloadLabel(event.workload)
-    }
+/** Who the trace is about; on the receipt and the reconcile span. */
+export const keyAttributes = (traced: TracedKey): Record<string, string> => ({
+  [SpanAttribute.workload]: traced.key,
+  [SpanAttribute.eventType]: traced.trigger
+})
 
 const openQueueWait = (receipt: Tracer.Span, requeues: number) =>
   Effect.makeSpan(SpanName.queueWait, {
@@ -114,7 +100,7 @@ export class EventTracing extends Context.Reference<EventTracing>()("deployment-
   defaultValue: () => false
 }) {}
 
-export const traceReceipt = (event: TracedEvent): Effect.Effect<EventTrace | undefined> =>
+export const traceReceipt = (traced: TracedKey): Effect.Effect<EventTrace | undefined> =>
   Effect.gen(function*() {
     // With tracing off, nothing would be exported: keep no spans at all. A
     // queue of 100,000 held-back events would otherwise hold 200,000 span
@@ -124,7 +110,7 @@ export const traceReceipt = (event: TracedEvent): Effect.Effect<EventTrace | und
     const receipt = yield* Effect.makeSpan(SpanName.watchReceipt, {
       root: true,
       kind: "consumer",
-      attributes: eventAttributes(event),
+      attributes: keyAttributes(traced),
       captureStackTrace: false
     })
     yield* endSpan(receipt)
@@ -155,6 +141,6 @@ export const traceAbandoned = (trace: EventTrace, outcome: string): Effect.Effec
     Effect.zipRight(endSpan(trace.queueWait))
   )
 
-/** Wraps the owner-chain lookup and record building of one event. */
+/** Wraps the computation of a workload's desired records. */
 export const withRecordBuildSpan = <A, E, R>(build: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.withSpan(build, SpanName.recordBuild, { captureStackTrace: false })

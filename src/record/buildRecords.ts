@@ -1,11 +1,20 @@
-import type { SlimContainer, SlimPod } from "../kube/SlimPod.ts"
 import type { DeploymentRecord, RecordStatus, RuntimeRisk } from "./DeploymentRecord.ts"
 import { renderDeploymentName } from "./deploymentName.ts"
 import { digestFromImageID, parseImageReference } from "./imageReference.ts"
 import { validateRecord } from "./validateRecord.ts"
 
-export interface BuildRecordsInput {
-  readonly pod: SlimPod
+/** A container as a record needs it: its name, the image it was given, the image the runtime reports. */
+export interface ContainerImage {
+  readonly name: string
+  /** `spec.containers[].image`. */
+  readonly image: string
+  /** `status.containerStatuses[].imageID` (e.g. `docker-pullable://repo@sha256:...`), undefined while unknown. */
+  readonly imageID: string | undefined
+}
+
+/** What every record of one workload shares. */
+export interface RecordContext {
+  readonly namespace: string
   readonly status: RecordStatus
   /** The resolved workload (Deployment, DaemonSet, ...) name: `{{deploymentName}}`. */
   readonly workloadName: string
@@ -19,19 +28,27 @@ export interface BuildRecordsInput {
   readonly githubRepository?: string
 }
 
+export interface BuildRecordsInput extends Omit<RecordContext, "namespace"> {
+  readonly pod: {
+    readonly namespace: string
+    readonly containers: ReadonlyArray<ContainerImage>
+    readonly initContainers: ReadonlyArray<ContainerImage>
+  }
+}
+
 /** What became of one container (or init container) of the pod. */
 export type RecordOutcome =
   | {
       readonly _tag: "Ready"
-      readonly container: SlimContainer
+      readonly container: ContainerImage
       readonly record: DeploymentRecord
       /** Changes made to fit the API (e.g. an over-long version dropped), for the log. */
       readonly adjustments: ReadonlyArray<string>
     }
   /** No imageID yet, so no digest: skipped quietly, as the original does. */
-  | { readonly _tag: "NoDigest"; readonly container: SlimContainer }
+  | { readonly _tag: "NoDigest"; readonly container: ContainerImage }
   /** The record would break the API's constraints: the caller logs and counts it. */
-  | { readonly _tag: "Invalid"; readonly container: SlimContainer; readonly field: string; readonly reason: string }
+  | { readonly _tag: "Invalid"; readonly container: ContainerImage; readonly field: string; readonly reason: string }
 
 /**
  * Mutable while being assembled, so optional fields can be set only when
@@ -39,7 +56,8 @@ export type RecordOutcome =
  */
 type RecordDraft = { -readonly [K in keyof DeploymentRecord]: DeploymentRecord[K] }
 
-const outcomeFor = (input: BuildRecordsInput, container: SlimContainer): RecordOutcome => {
+/** The record of one container. */
+export const recordFor = (input: RecordContext, container: ContainerImage): RecordOutcome => {
   const digest = digestFromImageID(container.imageID)
   if (digest === undefined) return { _tag: "NoDigest", container }
   const image = parseImageReference(container.image)
@@ -51,7 +69,7 @@ const outcomeFor = (input: BuildRecordsInput, container: SlimContainer): RecordO
     physical_environment: input.physicalEnvironment,
     cluster: input.cluster,
     deployment_name: renderDeploymentName(input.template, {
-      namespace: input.pod.namespace,
+      namespace: input.namespace,
       workloadName: input.workloadName,
       containerName: container.name
     })
@@ -71,10 +89,11 @@ const outcomeFor = (input: BuildRecordsInput, container: SlimContainer): RecordO
 
 /** One outcome per container, then per init container, in pod spec order. */
 export const buildRecords = (input: BuildRecordsInput): ReadonlyArray<RecordOutcome> => {
-  const { containers, initContainers } = input.pod
+  const { containers, initContainers, namespace } = input.pod
+  const context: RecordContext = { ...input, namespace }
   const outcomes = new Array<RecordOutcome>(containers.length + initContainers.length)
   let index = 0
-  for (const container of containers) outcomes[index++] = outcomeFor(input, container)
-  for (const container of initContainers) outcomes[index++] = outcomeFor(input, container)
+  for (const container of containers) outcomes[index++] = recordFor(context, container)
+  for (const container of initContainers) outcomes[index++] = recordFor(context, container)
   return outcomes
 }

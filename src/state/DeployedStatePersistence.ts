@@ -1,33 +1,10 @@
 import { Duration, Effect, Either, Option, Schedule } from "effect"
 import { Config } from "../config/Config.ts"
-import type { KubeApiError } from "../kube/KubeApi.ts"
+import { DeploymentLedger, type LedgerEntry } from "../ledger/DeploymentLedger.ts"
 import { Metrics } from "../observability/Metrics.ts"
-import { WorkloadResolver } from "../workload/Workload.ts"
-import {
-  budgetFor,
-  decodeState,
-  encodeState,
-  type RememberedName,
-  type RememberedOwner,
-  stateKey,
-  type StateScope
-} from "./deployedState.ts"
+import { parseWorkloadKey, workloadKey } from "../workload/Attribution.ts"
+import { budgetFor, decodeState, encodeState, type RememberedName, stateKey, type StateScope } from "./deployedState.ts"
 import { isForbidden, makeStateConfigMap, type StateConfigMap, type StateConfigMapError } from "./StateConfigMap.ts"
-
-/**
- * What persistence needs from the controller's ledger (EventProcessor
- * implements it, under the same per-name locks as every other change).
- */
-export interface DeployedNames {
-  /** Changes whenever the ledger does; cheap to poll. */
-  readonly revision: () => number
-  /** Every name currently `deployed`, with its owner and record. */
-  readonly deployed: () => ReadonlyArray<RememberedName>
-  /** Puts remembered names back as deployed, unless the name is already known (something newer). */
-  readonly remember: (names: ReadonlyArray<RememberedName>) => Effect.Effect<void>
-  /** `decommissioned` for every name the gone workload deployed, once each; "retry" when a post failed. */
-  readonly decommissionGone: (owner: RememberedOwner) => Effect.Effect<"done" | "retry">
-}
 
 /** How often the writer looks for changes. */
 export const CHANGE_CHECK_INTERVAL = Duration.seconds(1)
@@ -39,28 +16,33 @@ export const FINAL_SAVE_TIMEOUT = Duration.seconds(5)
 /** Reading the state at start: a few quick tries, then the tracker runs without persistence. */
 export const LOAD_RETRY = Schedule.exponential("500 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(3)))
 
-/** A remembered workload whose state could not be checked (API error, failed post): tried again until it can be. */
-export const GONE_CHECK_RETRY = Schedule.exponential("1 second").pipe(
-  Schedule.jittered,
-  Schedule.union(Schedule.spaced("5 minutes"))
-)
+/** A ledger entry as stored: the workload name only when it is not the owner's. */
+const remembered = (entry: LedgerEntry): RememberedName => {
+  const { workloadName } = parseWorkloadKey(entry.key)
+  return {
+    owner: entry.owner,
+    ...(workloadName !== entry.owner.name ? { workload: workloadName } : {}),
+    record: entry.record,
+    since: entry.since
+  }
+}
 
-const ownerIdentity = (owner: RememberedOwner) =>
-  owner.uid !== "" ? owner.uid : `${owner.kind}/${owner.namespace}/${owner.name}`
-
-class StillUnsettled extends Error {}
+const ledgerEntry = (name: RememberedName): LedgerEntry => ({
+  key: workloadKey(name.owner.namespace, name.workload ?? name.owner.name),
+  owner: name.owner,
+  record: name.record,
+  since: name.since
+})
 
 /**
- * Keeps what the tracker believes is deployed in a ConfigMap, so that a
- * workload deleted while no tracker ran is still decommissioned:
+ * Keeps the ledger (what GitHub was told is deployed) in a ConfigMap, so
+ * that a workload deleted while no tracker ran is still decommissioned:
  *
  * - at start (`restore`, before the workers start) the remembered names go
- *   back into the ledger; each remembered workload is then asked of the API
- *   (`isActive`: absent, being deleted, or another uid is gone) and a gone
- *   one's names are decommissioned once, through the ledger's locks, in the
- *   background, retried until it works;
- * - afterwards the deployed names are written when they changed, at most
- *   every 10 s, and once more on shutdown after the work queue drained.
+ *   back into the ledger; the first reconcile of each key then finds a gone
+ *   workload's names reported and decommissions them;
+ * - afterwards the ledger is written when it changed, at most every 10 s,
+ *   and once more on shutdown after the work queue drained.
  *
  * Only the process running the controller writes (with leader election, the
  * leader). A forbidden read or write (RBAC without the ConfigMap Role) is
@@ -74,7 +56,7 @@ export class DeployedStatePersistence extends Effect.Service<DeployedStatePersis
     scoped: Effect.gen(function*() {
       const config = yield* Config
       const metrics = yield* Metrics
-      const resolver = yield* WorkloadResolver
+      const ledger = yield* DeploymentLedger
       const scope = yield* Effect.scope
       const settings = config.deployedState
       const stateScope: StateScope = { org: config.org, cluster: config.cluster, logicalEnvironment: config.logicalEnvironment }
@@ -84,7 +66,7 @@ export class DeployedStatePersistence extends Effect.Service<DeployedStatePersis
         : Option.none<StateConfigMap>()
 
       // Set once `restore` ran; the writer and the final save work from it.
-      let active: { readonly store: StateConfigMap; readonly names: DeployedNames } | undefined
+      let active: { readonly store: StateConfigMap } | undefined
       let savedRevision = -1
       let savedText = ""
       let warnedDropped = false
@@ -102,10 +84,10 @@ export class DeployedStatePersistence extends Effect.Service<DeployedStatePersis
       /** Writes the deployed names unless nothing changed since the last write. */
       const save = Effect.gen(function*() {
         if (active === undefined) return
-        const { names, store } = active
-        const revision = names.revision()
+        const { store } = active
+        const revision = ledger.revision()
         if (revision === savedRevision) return
-        const deployed = names.deployed()
+        const deployed = Array.from(ledger.entries(), remembered)
         let encoded = encodeState(stateScope, deployed, Number.MAX_SAFE_INTEGER)
         if (encoded.text === savedText) {
           savedRevision = revision
@@ -143,7 +125,7 @@ export class DeployedStatePersistence extends Effect.Service<DeployedStatePersis
       const writer = Effect.gen(function*() {
         while (active !== undefined) {
           yield* Effect.sleep(CHANGE_CHECK_INTERVAL)
-          if (active === undefined || active.names.revision() === savedRevision) continue
+          if (active === undefined || ledger.revision() === savedRevision) continue
           yield* save
           yield* Effect.sleep(Duration.subtract(MIN_SAVE_INTERVAL, CHANGE_CHECK_INTERVAL))
         }
@@ -187,50 +169,12 @@ export class DeployedStatePersistence extends Effect.Service<DeployedStatePersis
           })
         )
 
-      /** Is the remembered workload gone? Then its names are decommissioned; fails while it cannot tell or a post failed. */
-      const settle = (names: DeployedNames, owner: RememberedOwner): Effect.Effect<"running" | "decommissioned", KubeApiError | StillUnsettled> =>
-        resolver.isActive({ ...owner, ownerAnnotations: [] }).pipe(
-          Effect.flatMap((running) =>
-            running
-              ? Effect.succeed("running" as const)
-              : names.decommissionGone(owner).pipe(
-                Effect.flatMap((outcome) =>
-                  outcome === "done" ? Effect.succeed("decommissioned" as const) : Effect.fail(new StillUnsettled())
-                )
-              )
-          )
-        )
-
-      const settleInBackground = (names: DeployedNames, owners: ReadonlyArray<RememberedOwner>) =>
-        Effect.forEach(owners, (owner) =>
-          settle(names, owner).pipe(
-            Effect.tapError((e) =>
-              Effect.logWarning("Could not settle a remembered workload yet; will try again").pipe(
-                Effect.annotateLogs({
-                  workload: `${owner.kind} ${owner.namespace}/${owner.name}`,
-                  error: e instanceof StillUnsettled ? "a decommission could not be posted" : e.message
-                })
-              )
-            ),
-            Effect.retry(GONE_CHECK_RETRY),
-            Effect.either
-          ), { concurrency: 4 }).pipe(
-          Effect.flatMap((outcomes) => {
-            const gone = outcomes.filter((o) => Either.isRight(o) && o.right === "decommissioned").length
-            return Effect.logInfo("Remembered workloads checked").pipe(
-              Effect.annotateLogs({ workloads: owners.length, gone_decommissioned: gone, running: owners.length - gone })
-            )
-          }),
-          Effect.annotateLogs(describe)
-        )
-
       /**
        * At start, before the workers: the remembered names back into the
-       * ledger, the gone workloads' decommissions started, the writer
-       * started. Returns once the state is read (or found unusable).
+       * ledger (a name already there is newer), the writer started. Returns
+       * once the state is read (or found unusable).
        */
-      const restore = (names: DeployedNames): Effect.Effect<void> =>
-        Effect.gen(function*() {
+      const restore: Effect.Effect<void> = Effect.gen(function*() {
           if (Option.isNone(configMap)) {
             yield* Effect.logInfo("State persistence is off (-state-configmap=\"\"): a workload deleted while no tracker runs will not be decommissioned")
             return
@@ -249,13 +193,13 @@ export class DeployedStatePersistence extends Effect.Service<DeployedStatePersis
               Effect.annotateLogs({ status: error.status, error: error.message })
             )
           }
-          const remembered = loaded.right
-          yield* names.remember(remembered)
-          const owners = [...new Map(remembered.map((name) => [ownerIdentity(name.owner), name.owner])).values()]
-          yield* Effect.logInfo("State loaded").pipe(Effect.annotateLogs({ names: remembered.length, workloads: owners.length }))
-          if (owners.length > 0) yield* Effect.forkIn(settleInBackground(names, owners), scope)
+          const names = loaded.right
+          for (const name of names) {
+            if (ledger.get(name.record.deployment_name) === undefined) ledger.put(ledgerEntry(name))
+          }
+          yield* Effect.logInfo("State loaded").pipe(Effect.annotateLogs({ names: names.length }))
           if (config.dryRun) return
-          active = { store, names }
+          active = { store }
           yield* Effect.forkIn(writer, scope)
         }).pipe(Effect.annotateLogs(describe))
 

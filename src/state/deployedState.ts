@@ -33,6 +33,8 @@ export interface RememberedOwner {
 /** One deployed name: its owner, the record reported for it, and since when (epoch millis). */
 export interface RememberedName {
   readonly owner: RememberedOwner
+  /** The workload name (`{{deploymentName}}`) when it is not the owner's (a ReplicaSet named after its unreadable owner). */
+  readonly workload?: string
   readonly record: DeploymentRecord
   readonly since: number
 }
@@ -71,6 +73,7 @@ const StoredName = Schema.Struct({
     name: Schema.String,
     uid: Schema.String
   }),
+  workload: Schema.optionalWith(Schema.String, { exact: true }),
   since: Schema.Number,
   record: StoredRecord
 })
@@ -144,8 +147,9 @@ export const decodeState = (scope: StateScope, stored: string): Either.Either<Re
           reason: `written for org ${theirs.org}, cluster ${theirs.cluster}, logical environment ${theirs.logicalEnvironment}`
         })
       }
-      return Either.right(document.names.map((stored) => ({
+      return Either.right(document.names.map((stored): RememberedName => ({
         owner: stored.owner,
+        ...(stored.workload !== undefined ? { workload: stored.workload } : {}),
         since: stored.since,
         record: {
           ...stored.record,
@@ -166,7 +170,12 @@ export interface EncodedState {
 
 const storedForm = (remembered: RememberedName) => {
   const { cluster: _cluster, logical_environment: _environment, status: _status, ...record } = remembered.record
-  return { owner: remembered.owner, since: remembered.since, record }
+  return {
+    owner: remembered.owner,
+    ...(remembered.workload !== undefined ? { workload: remembered.workload } : {}),
+    since: remembered.since,
+    record
+  }
 }
 
 const utf8Bytes = (text: string) => Buffer.byteLength(text, "utf8")

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, HashMap, Layer, Logger, Schedule } from "effect"
 import { type GitHubSimulator, startGitHubSimulator } from "../../scripts/github-sim/simulator.ts"
-import { BulkSync, type BulkSyncCandidate } from "../../src/bulk/BulkSync.ts"
+import { BulkSync } from "../../src/bulk/BulkSync.ts"
 import type { ControllerConfig } from "../../src/config/Config.ts"
 import { JobPolling } from "../../src/github/ClusterJobClient.ts"
 import { GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
@@ -14,16 +14,13 @@ import { testDigest, testRecord } from "../support/testRecord.ts"
 const digest = testDigest
 const UNATTESTED = digest("f")
 
-const candidate = (deploymentName: string, digestChar = "a", podStartedAt = 1_000): BulkSyncCandidate => ({
-  record: testRecord({
+const candidate = (deploymentName: string, digestChar = "a"): DeploymentRecord =>
+  testRecord({
     name: `ghcr.io/octo-org/${deploymentName.split("/")[1] ?? "app"}`,
     digest: digest(digestChar),
     version: "1.0.0",
     deployment_name: deploymentName
-  }),
-  podStartedAt,
-  podRunning: true
-})
+  })
 
 const many = (n: number) => Array.from({ length: n }, (_, i) => candidate(`ns/app-${String(i).padStart(5, "0")}/main`))
 
@@ -34,7 +31,7 @@ interface LogLine {
 }
 
 /** Runs the sync against `url` and returns its outcome with the log lines it wrote. */
-const runSync = (url: string, candidates: ReadonlyArray<BulkSyncCandidate>, overrides: Partial<ControllerConfig> = {}) =>
+const runSync = (url: string, candidates: ReadonlyArray<DeploymentRecord>, overrides: Partial<ControllerConfig> = {}) =>
   Effect.gen(function*() {
     const logs: Array<LogLine> = []
     const collect = Logger.make(({ annotations, logLevel, message }) => {
@@ -72,19 +69,18 @@ describe("BulkSync against the simulator", () => {
 
   const posts = () => sim.requests().filter((r) => r.method === "POST")
 
-  it.live("one job of one record per deployment_name (newest pod wins), sorted; accepted records seen, not_found digests unknown", () =>
+  it.live("one job of the workloads' records, sorted by deployment_name; accepted records seen, not_found digests unknown", () =>
     Effect.gen(function*() {
       const { outcome } = yield* runSync(sim.url, [
-        candidate("ns/web/web", "a", 1_000),
+        candidate("ns/web/web", "b"),
         candidate("ns/ghost/ghost", "f"),
-        candidate("ns/web/web", "b", 2_000), // the rollout's new pod
         candidate("ns/api/api", "c")
       ])
       expect(outcome.outcome).toBe("completed")
       expect(names(outcome.seen)).toEqual(["ns/api/api", "ns/web/web"])
       expect(outcome.seen.find((r) => r.deployment_name === "ns/web/web")?.digest).toBe(digest("b"))
       expect(outcome.unknownDigests).toEqual([UNATTESTED])
-      expect(outcome.counts).toMatchObject({ candidates: 4, selected: 3, invalid: 0, submitted: 3, seen: 2, rejected: 1, unknownDigests: 1 })
+      expect(outcome.counts).toMatchObject({ candidates: 3, invalid: 0, submitted: 3, seen: 2, rejected: 1, unknownDigests: 1 })
       expect(outcome.jobs).toEqual([{ outcome: "completed", jobId: expect.any(Number), submitted: 3, accepted: 2, rejected: 1, reason: expect.any(String) }])
 
       expect(posts()).toHaveLength(1)
@@ -167,9 +163,9 @@ describe("BulkSync against the simulator", () => {
   it.live("a record the schema would reject is left out; the job carries the rest", () =>
     Effect.gen(function*() {
       const bad = candidate("ns/bad/bad")
-      const { logs, outcome } = yield* runSync(sim.url, [...many(2), { ...bad, record: { ...bad.record, digest: "sha256:XYZ" } }])
+      const { logs, outcome } = yield* runSync(sim.url, [...many(2), { ...bad, digest: "sha256:XYZ" }])
       expect(outcome.outcome).toBe("completed")
-      expect(outcome.counts).toMatchObject({ selected: 3, invalid: 1, submitted: 2, seen: 2 })
+      expect(outcome.counts).toMatchObject({ candidates: 3, invalid: 1, submitted: 2, seen: 2 })
       expect(logs.some((l) => l.level === "WARN" && l.annotations["deployment_name"] === "ns/bad/bad")).toBe(true)
       expect(sim.violations()).toEqual([])
     }))
@@ -188,7 +184,7 @@ describe("BulkSync against the simulator", () => {
     Effect.gen(function*() {
       const { logs, outcome } = yield* runSync(sim.url, many(3), { dryRun: true })
       expect(outcome).toMatchObject({ outcome: "dry-run", seen: [], unknownDigests: [] })
-      expect(outcome.counts).toMatchObject({ selected: 3, submitted: 0, notSent: 3 })
+      expect(outcome.counts).toMatchObject({ candidates: 3, submitted: 0, notSent: 3 })
       expect(logs.filter((l) => l.message === "Dry run: record not sent")).toHaveLength(3)
       expect(logs.some((l) => l.message === "Dry run: cluster job not sent" && l.annotations["deployments"] === 3)).toBe(true)
       expect(sim.requests()).toEqual([])
@@ -196,7 +192,7 @@ describe("BulkSync against the simulator", () => {
 
   it.live("a defect (here a malformed candidate) becomes an error outcome, not a crash", () =>
     Effect.gen(function*() {
-      const broken = { podStartedAt: 1, podRunning: true } as unknown as BulkSyncCandidate
+      const broken = { name: "no deployment_name" } as unknown as DeploymentRecord
       const { logs, outcome } = yield* runSync(sim.url, [...many(1), broken])
       expect(outcome).toMatchObject({ outcome: "error", seen: [], unknownDigests: [] })
       expect(logs.some((l) => l.level === "ERROR")).toBe(true)

@@ -3,7 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { PRODUCTION_FILES, PRODUCTION_INSTALL, RUNTIME_UID } from "../../scripts/package/imageContents.ts"
 import { FLAGS } from "../../src/config/cli.ts"
 import { ENVIRONMENT_VARIABLES } from "../../src/config/environment.ts"
-import { OWNER_CHAIN_RBAC_RULES } from "../../src/workload/OwnerChainResolver.ts"
+import { READ_RBAC_RULES } from "../../src/kube/resources.ts"
 import { containerOf, envOf, manifestObjects, only, podSpecOf } from "./kubeObjects.ts"
 
 // deploy/manifest.yaml and the Dockerfile, read as data: what the
@@ -41,7 +41,7 @@ describe("deploy/manifest.yaml", () => {
       { apiGroups: ["argoproj.io"], resources: ["rollouts"], verbs: ["get"] }
     ]))
     // The workload code declares what it reads; the ClusterRole must cover it.
-    expect(grants(rules)).toEqual(expect.arrayContaining(grants(OWNER_CHAIN_RBAC_RULES.map((r) => ({ ...r, apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })))))
+    expect(grants(rules)).toEqual(expect.arrayContaining(grants(READ_RBAC_RULES.map((r) => ({ ...r, apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })))))
     for (const rule of rules) expect(rule.resourceNames).toBeUndefined()
   })
 

@@ -9,7 +9,8 @@ import type { TrackerProcess } from "./support/tracker.ts"
 // Decommissions on the real control plane: for every workload kind and every
 // deletion propagation policy, exactly one `decommissioned` per
 // deployment_name, whichever of the pod watch and the workload watches
-// delivers first.
+// delivers first, and none while a pod that ran under the name still runs
+// (orphan deletion leaves the pods running).
 
 type Cascade = "background" | "foreground" | "orphan"
 const CASCADES: ReadonlyArray<Cascade> = ["background", "foreground", "orphan"]
@@ -96,11 +97,18 @@ const checkKind = async (
     for (const [dn, digest] of expected) all.set(dn, digest)
   }
   for (const cascade of CASCADES) await deleteWith(kind, `${label}-${cascade}`, ns, cascade)
+  // The background and foreground ones go; the orphans still run their
+  // image, so their names stay deployed (no decommission yet).
+  const gone = new Map([...all].filter(([name]) => !name.includes(`/${label}-orphan/`)))
+  const orphaned = new Map([...all].filter(([name]) => name.includes(`/${label}-orphan/`)))
+  await recordsLand(s, gone, "decommissioned")
+  await handledDeletes(tracker, 2 * count, CASCADES.length)
+  await recordsLand(s, orphaned, "deployed", 1_000)
+  expect(await decommissionPosts(s, orphaned.keys())).toEqual(Object.fromEntries([...orphaned.keys()].map((name) => [name, 0])))
+  // Once the orphans are gone too, their names are decommissioned; the pods
+  // kept the workload they ran under, so their deletes count as ours.
   await deleteOrphans(ns, `app=${label}-orphan`, orphanKind)
-  // Orphaned pods lose their owner reference, so deleting them is no event of
-  // ours; a Deployment's orphans are its ReplicaSet's and keep theirs.
-  const podDeletes = orphanKind === "pods" ? (CASCADES.length - 1) * count : CASCADES.length * count
-  await expectOneDecommissionEach(s, tracker, all, podDeletes, CASCADES.length)
+  await expectOneDecommissionEach(s, tracker, all, CASCADES.length * count, CASCADES.length)
   await s.expectNoViolations()
 }
 
@@ -139,9 +147,11 @@ describe("exactly one decommission per deployment_name, for every kind and delet
       for (const [dn, digest] of expected) all.set(dn, digest)
     }
     for (const cascade of CASCADES) await deleteWith("job", `job-${cascade}`, ns, cascade)
+    // A finished Job pod runs nothing: with its Job gone, even the orphaned
+    // one's name is decommissioned at once.
+    await recordsLand(s, all, "decommissioned")
     await deleteOrphans(ns, "job-name=job-orphan")
-    // The orphaned Job's pod loses its owner reference: its delete is no event of ours.
-    await expectOneDecommissionEach(s, tracker, all, CASCADES.length - 1, CASCADES.length)
+    await expectOneDecommissionEach(s, tracker, all, CASCADES.length, CASCADES.length)
     await s.expectNoViolations()
   })
 

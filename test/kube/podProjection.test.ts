@@ -33,6 +33,7 @@ describe("projectPod on a full Deployment pod", () => {
           controller: true
         }
       ],
+      templateHash: "7d9f8c6b5d",
       annotations: {
         "metadata.github.com/runtime-risks": "internet-exposed,sensitive-data",
         "metadata.github.com/team": "payments",

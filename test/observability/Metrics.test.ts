@@ -22,8 +22,10 @@ describe("Metrics", () => {
   it.effect("exposes the original's metric names, types and labels", () =>
     Effect.gen(function*() {
       const metrics = yield* Metrics
-      metrics.eventProcessed("CREATED", true, 0.01)
-      metrics.eventProcessed("DELETED", false, 0.02)
+      metrics.eventsProcessed("CREATED", true, 1)
+      metrics.eventsProcessed("DELETED", false, 2)
+      metrics.reconciled(true, 0.01)
+      metrics.reconciled(false, 0.02)
       metrics.postAttemptSeconds(0.1)
       const text = yield* metrics.render
       for (const [name, type] of ORIGINAL_METRICS) {

@@ -22,6 +22,7 @@ const basePod: SlimPod = {
   terminating: false,
   createdAt: 0,
   ownerReferences: [],
+  templateHash: undefined,
   annotations: undefined,
   containers: [container("app", "ghcr.io/acme/web:v1.2.3", `docker-pullable://ghcr.io/acme/web@${DIGEST_APP}`)],
   initContainers: [container("migrate", "localhost:5000/acme/migrate", `localhost:5000/acme/migrate@${DIGEST_INIT}`)]

@@ -1,51 +1,11 @@
 import { Context, Effect, Layer, Stream } from "effect"
-import { Config, type NamespaceScope } from "../config/Config.ts"
-import type { KubeApi } from "../kube/KubeApi.ts"
-import { type Delta, makeReflector, type Reflector } from "../kube/Reflector.ts"
+import { Config } from "../config/Config.ts"
+import type { KubeApi } from "./KubeApi.ts"
+import { type Delta, makeReflector, type Reflector } from "./Reflector.ts"
+import { collectionFor, WATCHED_KINDS } from "./resources.ts"
 import { Liveness } from "../observability/Liveness.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { metaKey, type ObjectMeta, objectKey, projectObjectMeta } from "./ObjectMeta.ts"
-
-/** A workload kind the controller watches, with where its collection lives. */
-export interface WatchedKind {
-  readonly kind: string
-  readonly apiVersion: string
-  readonly plural: string
-}
-
-/**
- * The kinds whose deletion decommissions their deployment names. ReplicaSets
- * are not here: they are read on demand (a Deployment's ReplicaSets are many
- * and short-lived, and a bare one is rare), as are custom owners such as Argo
- * Rollouts, whose API may not even be installed.
- */
-export const WATCHED_KINDS: ReadonlyArray<WatchedKind> = [
-  { kind: "Deployment", apiVersion: "apps/v1", plural: "deployments" },
-  { kind: "DaemonSet", apiVersion: "apps/v1", plural: "daemonsets" },
-  { kind: "StatefulSet", apiVersion: "apps/v1", plural: "statefulsets" },
-  { kind: "Job", apiVersion: "batch/v1", plural: "jobs" },
-  { kind: "CronJob", apiVersion: "batch/v1", plural: "cronjobs" }
-]
-
-/** `/api/v1` for the core group, `/apis/<group>/<version>` for the others. */
-export const apiPrefix = (apiVersion: string): string => apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`
-
-/** A collection path and field selector for a namespace scope, applied by the server (as for pods). */
-export const collectionFor = (
-  scope: NamespaceScope,
-  apiVersion: string,
-  plural: string
-): { readonly path: string; readonly fieldSelector: string | undefined } => {
-  const prefix = apiPrefix(apiVersion)
-  switch (scope._tag) {
-    case "All":
-      return { path: `${prefix}/${plural}`, fieldSelector: undefined }
-    case "Only":
-      return { path: `${prefix}/namespaces/${encodeURIComponent(scope.namespace)}/${plural}`, fieldSelector: undefined }
-    case "Exclude":
-      return { path: `${prefix}/${plural}`, fieldSelector: scope.namespaces.map((ns) => `metadata.namespace!=${ns}`).join(",") }
-  }
-}
 
 /** A change to a watched workload, tagged with its kind. */
 export type WorkloadDelta = Delta<ObjectMeta>
@@ -70,7 +30,7 @@ export const makeWorkloadWatches = Effect.gen(function*() {
   const liveness = yield* Liveness
   const reflectors = new Map<string, Reflector<ObjectMeta>>()
   for (const watched of WATCHED_KINDS) {
-    const { fieldSelector, path } = collectionFor(config.namespaces, watched.apiVersion, watched.plural)
+    const { fieldSelector, path } = collectionFor(config.namespaces, watched)
     const reflector = yield* makeReflector<ObjectMeta>({
       path,
       fieldSelector,

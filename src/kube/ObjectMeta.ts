@@ -1,6 +1,6 @@
-import type { Projection } from "../kube/Reflector.ts"
-import { isObject, projectAnnotations, projectOwners, stringField } from "../kube/podProjection.ts"
-import type { SlimOwnerReference } from "../kube/SlimPod.ts"
+import type { Projection } from "./Reflector.ts"
+import { isObject, projectAnnotations, projectOwners, stringField } from "./podProjection.ts"
+import type { SlimOwnerReference } from "./SlimPod.ts"
 
 /**
  * What the controller keeps of a workload or owner object: identity,

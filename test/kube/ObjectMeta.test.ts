@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { metaKey, type ObjectMeta, objectKey, projectObjectMeta } from "../../src/workload/ObjectMeta.ts"
+import { metaKey, type ObjectMeta, objectKey, projectObjectMeta } from "../../src/kube/ObjectMeta.ts"
 
 /** What the metadata API sends for one object (GET with as=PartialObjectMetadata). */
 const partial = (metadata: Record<string, unknown>) => ({

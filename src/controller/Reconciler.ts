@@ -1,0 +1,200 @@
+import { Clock, Effect } from "effect"
+import { Config } from "../config/Config.ts"
+import type { KubeApiError } from "../kube/KubeApi.ts"
+import { MetadataReader } from "../kube/MetadataReader.ts"
+import { PodWatch } from "../kube/PodWatch.ts"
+import { watchedKind } from "../kube/resources.ts"
+import { WorkloadWatches } from "../kube/WorkloadWatches.ts"
+import { DeploymentLedger, type LedgerEntry } from "../ledger/DeploymentLedger.ts"
+import { SpanAttribute, withRecordBuildSpan } from "../observability/eventTrace.ts"
+import { renderDeploymentName } from "../record/deploymentName.ts"
+import { sameRecord } from "../record/sameRecord.ts"
+import { type Anchor, parseWorkloadKey, type WorkloadOwner } from "../workload/Attribution.ts"
+import { type ChosenContainer, type PodUnderWorkload, viewWorkload, type WorkloadView } from "./desiredState.ts"
+import { makeKeyedMutex } from "./KeyedMutex.ts"
+import { type Change, type DesiredRecord, planChanges, presenceNeeded, type WorkloadState } from "./planChanges.ts"
+import { RecordBuilder } from "./RecordBuilder.ts"
+import { RecordSender, type SendOutcome } from "./RecordSender.ts"
+import { WorkloadIndex } from "./WorkloadIndex.ts"
+
+/** What became of one reconcile: `retry` hands the key back to the work queue (with its backoff). */
+export type ReconcileOutcome = "done" | "retry"
+
+const ownerOf = (anchor: Anchor): WorkloadOwner => ({
+  kind: anchor.kind,
+  apiVersion: anchor.apiVersion,
+  namespace: anchor.namespace,
+  name: anchor.name,
+  uid: anchor.uid
+})
+
+/**
+ * One reconcile of a workload key: the desired state of its deployment
+ * names, computed from the caches (its pods, its workload object), against
+ * what the ledger says GitHub was last told; only the difference is sent.
+ * No API call, except to tell whether a workload of a kind that is not
+ * watched still exists once none of its pods runs.
+ */
+export class Reconciler extends Effect.Service<Reconciler>()("deployment-tracker/Reconciler", {
+  effect: Effect.gen(function*() {
+    const config = yield* Config
+    const pods = yield* PodWatch
+    const index = yield* WorkloadIndex
+    const watches = yield* WorkloadWatches
+    const reader = yield* MetadataReader
+    const ledger = yield* DeploymentLedger
+    const builder = yield* RecordBuilder
+    const sender = yield* RecordSender
+    // One post per deployment_name in flight: keys own their names, but a
+    // template without {{namespace}} or {{deploymentName}} can share one.
+    const names = yield* makeKeyedMutex
+
+    const podsUnder = (key: string): ReadonlyArray<PodUnderWorkload> => {
+      const found: Array<PodUnderWorkload> = []
+      for (const podKey of index.podsOf(key)) {
+        const pod = pods.get(podKey)
+        const attribution = index.attributionOf(podKey)
+        if (pod !== undefined && attribution !== undefined) found.push({ pod, attribution })
+      }
+      return found
+    }
+
+    const viewOf = (key: string): WorkloadView => {
+      const { namespace, workloadName } = parseWorkloadKey(key)
+      return viewWorkload(
+        podsUnder(key),
+        (containerName) => renderDeploymentName(config.deploymentNameTemplate, { namespace, workloadName, containerName })
+      )
+    }
+
+    /** A watched workload object's annotations, live from its cache. */
+    const anchorAnnotations = (anchor: Anchor) =>
+      anchor.watched ? watches.lookup(anchor.kind, anchor.namespace, anchor.name)?.annotations : undefined
+
+    /** The records the chosen containers call for (one per name; a record that cannot be built is left out). */
+    const desiredRecords = (view: WorkloadView) =>
+      Effect.gen(function*() {
+        const desired = new Map<string, DesiredRecord>()
+        for (const [name, chosen] of view.chosen) {
+          const record = yield* builder.build(chosen, anchorAnnotations(chosen.attribution.anchor))
+          if (record !== undefined) desired.set(name, { record, owner: ownerOf(chosen.attribution.anchor), standing: chosen.standing })
+        }
+        return desired
+      }).pipe(withRecordBuildSpan)
+
+    /** The objects that say whether the workload exists: its pods' anchors and the owners its names were reported under. */
+    const anchorsOf = (view: WorkloadView, key: string): ReadonlyArray<Anchor> => {
+      const found = new Map<string, Anchor>()
+      const add = (anchor: Anchor) => found.set(`${anchor.kind}/${anchor.name}`, anchor)
+      for (const podKey of index.podsOf(key)) {
+        const attribution = index.attributionOf(podKey)
+        if (attribution !== undefined) add(attribution.anchor)
+      }
+      for (const chosen of view.chosen.values()) add(chosen.attribution.anchor)
+      for (const entry of ledger.entriesOf(key).values()) {
+        add({ ...entry.owner, watched: watchedKind(entry.owner.kind, entry.owner.apiVersion) !== undefined })
+      }
+      return [...found.values()]
+    }
+
+    /**
+     * Whether the workload object exists and is not being deleted. Watched
+     * kinds answer from their caches (any object of that name: a recreated
+     * workload is the same one); the others are read now. One that cannot
+     * be read (forbidden, unknown kind) counts as gone: with none of its
+     * pods running, its images no longer run here.
+     */
+    const workloadPresent = (anchors: ReadonlyArray<Anchor>): Effect.Effect<boolean, KubeApiError> =>
+      Effect.gen(function*() {
+        for (const anchor of anchors) {
+          if (!anchor.watched) continue
+          const meta = watches.lookup(anchor.kind, anchor.namespace, anchor.name)
+          if (meta !== undefined && !meta.deleting) return true
+        }
+        for (const anchor of anchors) {
+          if (anchor.watched) continue
+          const read = yield* reader.readFresh(anchor)
+          if (read._tag === "Found" && !read.meta.deleting) return true
+        }
+        return false
+      })
+
+    /** A watched anchor's cache alone: the start-up sync reads nothing from the API. */
+    const presentInCache = (anchors: ReadonlyArray<Anchor>): boolean =>
+      anchors.some((anchor) => {
+        if (!anchor.watched) return false
+        const meta = watches.lookup(anchor.kind, anchor.namespace, anchor.name)
+        return meta !== undefined && !meta.deleting
+      })
+
+    const apply = (key: string, change: Change): Effect.Effect<SendOutcome> => {
+      const name = change._tag === "Adopt" ? change.deploymentName : change.record.deployment_name
+      return Effect.gen(function*() {
+        const current = ledger.get(name)
+        switch (change._tag) {
+          case "Adopt":
+            if (current !== undefined && current.key === key) ledger.put({ ...current, owner: change.owner })
+            return "accepted" as const
+          case "Deploy": {
+            // Another key may have sent it meanwhile (a shared name).
+            if (current !== undefined && sameRecord(current.record, change.record)) {
+              ledger.put({ ...current, key, owner: change.owner })
+              return "accepted" as const
+            }
+            const outcome = yield* sender.send(change.record)
+            if (outcome === "accepted") {
+              const entry: LedgerEntry = { key, owner: change.owner, record: change.record, since: yield* Clock.currentTimeMillis }
+              ledger.put(entry)
+            }
+            return outcome
+          }
+          case "Decommission": {
+            if (current === undefined || current.key !== key) return "accepted" as const
+            const outcome = yield* sender.send(change.record)
+            // Declined (no attestation, refused) is final too: there is nothing left to take back.
+            if (outcome !== "retry") ledger.remove(name)
+            return outcome
+          }
+        }
+      }).pipe(names.withKey(name))
+    }
+
+    const reconcile = (key: string): Effect.Effect<ReconcileOutcome> =>
+      Effect.gen(function*() {
+        const view = viewOf(key)
+        const state: WorkloadState = { desired: yield* desiredRecords(view), reported: ledger.entriesOf(key), live: view.live }
+        // Without the question, `true` changes nothing (see presenceNeeded).
+        const present = presenceNeeded(state) ? yield* workloadPresent(anchorsOf(view, key)) : true
+        const changes = planChanges(state, present)
+        yield* Effect.annotateCurrentSpan(SpanAttribute.recordCount, changes.length)
+        if (changes.length === 0) return "done" as const
+        const outcomes = yield* Effect.forEach(changes, (change) => apply(key, change))
+        return outcomes.includes("retry") ? "retry" as const : "done" as const
+      }).pipe(
+        Effect.catchTag("KubeApiError", (e) =>
+          Effect.logWarning("Could not tell whether the workload still exists; it will be retried").pipe(
+            Effect.annotateLogs({ status: e.status, error: e.message }),
+            Effect.as("retry" as const)
+          )),
+        Effect.annotateLogs({ workload: key })
+      )
+
+    /**
+     * The `deployed` records a key calls for, for the start-up bulk sync:
+     * the same computation as a reconcile, deciding only from the caches (a
+     * finished Job pod counts while its watched workload object exists).
+     */
+    const startupRecords = (key: string): Effect.Effect<ReadonlyArray<DesiredRecord>> =>
+      Effect.gen(function*() {
+        const view = viewOf(key)
+        if (view.chosen.size === 0) return []
+        const desired = yield* desiredRecords(view)
+        const chosenPresent = [...desired.values()].some((d) => d.standing === "finished") && presentInCache(anchorsOf(view, key))
+        return [...desired.values()].filter((d) => d.standing === "running" || chosenPresent)
+      }).pipe(Effect.annotateLogs({ workload: key }))
+
+    return { reconcile, startupRecords } as const
+  })
+}) {}
+
+export type { ChosenContainer }
