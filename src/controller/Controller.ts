@@ -38,6 +38,13 @@ export const CACHE_SYNC_TIMEOUT = Duration.seconds(60)
  */
 export const WORK_QUEUE_CAPACITY = 10_000
 
+/**
+ * A workload of a kind that is not watched (an Argo Rollout, a bare
+ * ReplicaSet) with no pod left but still there is read again this often:
+ * its deletion sends no event.
+ */
+export const RECHECK_INTERVAL = Duration.minutes(10)
+
 /** Owner reads in flight at once while pods are attributed (each is cached and within -kube-api-qps). */
 export const ATTRIBUTION_CONCURRENCY = 8
 
@@ -176,7 +183,9 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
       ? workloadKey(meta.namespace, meta.controller.name)
       : workloadKey(meta.namespace, meta.name)
 
+  /** Before the workers start, the start-up pass covers every workload (no events are counted for their lists). */
   const applyWorkloadDelta = (delta: Delta<ObjectMeta>): Effect.Effect<void> => {
+    if (!started) return Effect.void
     switch (delta._tag) {
       case "Synced":
         return Effect.void
@@ -193,13 +202,11 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   const allKeys = () => new Set([...index.keys(), ...ledger.keys(), ...pending.keys()])
 
   const queueAll = (reason: Trigger) =>
-    Effect.forEach(allKeys(), (key) => trigger(key, reason), { discard: true })
+    Effect.suspend(() => Effect.forEach(allKeys(), (key) => trigger(key, reason), { discard: true }))
 
   /** At start: every key once; keys whose events were counted while the caches filled stand for those. */
-  const queueAtStart = Effect.forEach(
-    allKeys(),
-    (key) => pending.has(key) ? queue.add(key) : trigger(key, "RESYNC"),
-    { discard: true }
+  const queueAtStart = Effect.suspend(() =>
+    Effect.forEach(allKeys(), (key) => pending.has(key) ? queue.add(key) : trigger(key, "RESYNC"), { discard: true })
   )
 
   /** Puts a key's events back after a failed reconcile, in front of what arrived meanwhile. */
@@ -239,13 +246,14 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
         // not lose the key's events. Interruption is shutdown.
         Effect.onError((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : putBack(key, work))
       )
-      countEvents(work.counts, outcome === "done")
-      metrics.reconciled(outcome === "done", Duration.toSeconds(elapsed))
+      countEvents(work.counts, outcome !== "retry")
+      metrics.reconciled(outcome !== "retry", Duration.toSeconds(elapsed))
       if (outcome === "retry") {
         yield* putBack(key, work)
         return yield* queue.addRateLimited(key)
       }
       yield* queue.forget(key)
+      if (outcome === "recheck") yield* queue.addAfter(key, RECHECK_INTERVAL)
     })
 
   // Each worker reports the key it holds, so one stuck on a key turns /healthz red.
@@ -367,7 +375,7 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
     yield* FiberSet.run(workerFibers, worker(`worker-${i}`).pipe(Effect.annotateLogs({ worker: i })))
   }
   // Every key once; the queue's bound applies (this fiber waits, nothing else does).
-  yield* FiberSet.run(watchFibers, Effect.suspend(() => queueAtStart))
+  yield* FiberSet.run(watchFibers, queueAtStart)
   if (config.resyncPeriod._tag === "Some") {
     const period = config.resyncPeriod.value
     yield* FiberSet.run(watchFibers, queueAll("RESYNC").pipe(Effect.delay(period), Effect.forever))

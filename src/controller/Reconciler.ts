@@ -10,15 +10,20 @@ import { SpanAttribute, withRecordBuildSpan } from "../observability/eventTrace.
 import { renderDeploymentName } from "../record/deploymentName.ts"
 import { sameRecord } from "../record/sameRecord.ts"
 import { type Anchor, parseWorkloadKey, type WorkloadOwner } from "../workload/Attribution.ts"
-import { type ChosenContainer, type PodUnderWorkload, viewWorkload, type WorkloadView } from "./desiredState.ts"
+import { type PodUnderWorkload, viewWorkload, type WorkloadView } from "./desiredState.ts"
 import { makeKeyedMutex } from "./KeyedMutex.ts"
 import { type Change, type DesiredRecord, planChanges, presenceNeeded, type WorkloadState } from "./planChanges.ts"
 import { RecordBuilder } from "./RecordBuilder.ts"
 import { RecordSender, type SendOutcome } from "./RecordSender.ts"
 import { WorkloadIndex } from "./WorkloadIndex.ts"
 
-/** What became of one reconcile: `retry` hands the key back to the work queue (with its backoff). */
-export type ReconcileOutcome = "done" | "retry"
+/**
+ * What became of one reconcile: `retry` hands the key back to the work
+ * queue (with its backoff); `recheck` asks for the same reconcile later: the
+ * workload has no pod left and only a read said it still exists (a kind
+ * that is not watched sends no event when it is deleted).
+ */
+export type ReconcileOutcome = "done" | "retry" | "recheck"
 
 const ownerOf = (anchor: Anchor): WorkloadOwner => ({
   kind: anchor.kind,
@@ -97,6 +102,14 @@ export class Reconciler extends Effect.Service<Reconciler>()("deployment-tracker
       return [...found.values()]
     }
 
+    /** A watched anchor's cache alone: the start-up sync reads nothing from the API. */
+    const presentInCache = (anchors: ReadonlyArray<Anchor>): boolean =>
+      anchors.some((anchor) => {
+        if (!anchor.watched) return false
+        const meta = watches.lookup(anchor.kind, anchor.namespace, anchor.name)
+        return meta !== undefined && !meta.deleting
+      })
+
     /**
      * Whether the workload object exists and is not being deleted. Watched
      * kinds answer from their caches (any object of that name: a recreated
@@ -104,27 +117,15 @@ export class Reconciler extends Effect.Service<Reconciler>()("deployment-tracker
      * be read (forbidden, unknown kind) counts as gone: with none of its
      * pods running, its images no longer run here.
      */
-    const workloadPresent = (anchors: ReadonlyArray<Anchor>): Effect.Effect<boolean, KubeApiError> =>
+    const workloadPresent = (anchors: ReadonlyArray<Anchor>): Effect.Effect<"watched" | "read" | "absent", KubeApiError> =>
       Effect.gen(function*() {
-        for (const anchor of anchors) {
-          if (!anchor.watched) continue
-          const meta = watches.lookup(anchor.kind, anchor.namespace, anchor.name)
-          if (meta !== undefined && !meta.deleting) return true
-        }
+        if (presentInCache(anchors)) return "watched" as const
         for (const anchor of anchors) {
           if (anchor.watched) continue
           const read = yield* reader.readFresh(anchor)
-          if (read._tag === "Found" && !read.meta.deleting) return true
+          if (read._tag === "Found" && !read.meta.deleting) return "read" as const
         }
-        return false
-      })
-
-    /** A watched anchor's cache alone: the start-up sync reads nothing from the API. */
-    const presentInCache = (anchors: ReadonlyArray<Anchor>): boolean =>
-      anchors.some((anchor) => {
-        if (!anchor.watched) return false
-        const meta = watches.lookup(anchor.kind, anchor.namespace, anchor.name)
-        return meta !== undefined && !meta.deleting
+        return "absent" as const
       })
 
     const apply = (key: string, change: Change): Effect.Effect<SendOutcome> => {
@@ -163,13 +164,13 @@ export class Reconciler extends Effect.Service<Reconciler>()("deployment-tracker
       Effect.gen(function*() {
         const view = viewOf(key)
         const state: WorkloadState = { desired: yield* desiredRecords(view), reported: ledger.entriesOf(key), live: view.live }
-        // Without the question, `true` changes nothing (see presenceNeeded).
-        const present = presenceNeeded(state) ? yield* workloadPresent(anchorsOf(view, key)) : true
-        const changes = planChanges(state, present)
+        // Without the question, "present" changes nothing (see presenceNeeded).
+        const presence = presenceNeeded(state) ? yield* workloadPresent(anchorsOf(view, key)) : "watched"
+        const changes = planChanges(state, presence !== "absent")
         yield* Effect.annotateCurrentSpan(SpanAttribute.recordCount, changes.length)
-        if (changes.length === 0) return "done" as const
         const outcomes = yield* Effect.forEach(changes, (change) => apply(key, change))
-        return outcomes.includes("retry") ? "retry" as const : "done" as const
+        if (outcomes.includes("retry")) return "retry" as const
+        return presence === "read" && !view.live && ledger.entriesOf(key).size > 0 ? "recheck" as const : "done" as const
       }).pipe(
         Effect.catchTag("KubeApiError", (e) =>
           Effect.logWarning("Could not tell whether the workload still exists; it will be retried").pipe(
@@ -197,4 +198,3 @@ export class Reconciler extends Effect.Service<Reconciler>()("deployment-tracker
   })
 }) {}
 
-export type { ChosenContainer }

@@ -1,4 +1,4 @@
-import { Deferred, Effect, FiberMap, Queue, Schedule, type Scope } from "effect"
+import { Deferred, type Duration, Effect, FiberMap, Queue, Schedule, type Scope } from "effect"
 
 /**
  * A keyed work queue with client-go's semantics:
@@ -17,6 +17,8 @@ export interface WorkQueue<K> {
   readonly add: (key: K) => Effect.Effect<void>
   /** Queue `key` again after its own backoff delay (the n-th failure waits longer). */
   readonly addRateLimited: (key: K) => Effect.Effect<void>
+  /** Queue `key` again after `delay` (a check to repeat later); an earlier pending delay wins. */
+  readonly addAfter: (key: K, delay: Duration.DurationInput) => Effect.Effect<void>
   /** Reset the failure count of `key` (after a success or a final outcome). */
   readonly forget: (key: K) => Effect.Effect<void>
   /** How many times `key` has been requeued since the last `forget`. */
@@ -133,6 +135,13 @@ export const makeWorkQueue = <K>(options: WorkQueueOptions): Effect.Effect<WorkQ
         )
       })
 
+    const addAfter = (key: K, delay: Duration.DurationInput): Effect.Effect<void> =>
+      Effect.suspend(() =>
+        draining
+          ? Effect.void
+          : FiberMap.run(delayed, key, Effect.sleep(delay).pipe(Effect.zipRight(add(key))), { onlyIfMissing: true }).pipe(Effect.asVoid)
+      )
+
     const forget = (key: K): Effect.Effect<void> =>
       Effect.sync(() => {
         drivers.delete(key)
@@ -153,6 +162,7 @@ export const makeWorkQueue = <K>(options: WorkQueueOptions): Effect.Effect<WorkQ
     return {
       add,
       addRateLimited,
+      addAfter,
       forget,
       numRequeues: (key) => Effect.sync(() => failures.get(key) ?? 0),
       take,

@@ -1,4 +1,4 @@
-import { Cache, Data, Duration, Effect, Exit } from "effect"
+import { Cache, Data, Duration, Effect, Either, Exit } from "effect"
 import { Config } from "../config/Config.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { makeThrottle } from "../support/throttle.ts"
@@ -79,14 +79,36 @@ export class MetadataReader extends Effect.Service<MetadataReader>()("deployment
     const cacheKey = (ref: ObjectRef): ObjectRef =>
       Data.struct({ kind: ref.kind, apiVersion: ref.apiVersion, namespace: ref.namespace, name: ref.name })
 
+    // A failed lookup is dropped at once (not only when its zero lifetime has
+    // passed on the clock): the next read asks again.
+    const get = (key: ObjectRef) => cache.get(key).pipe(Effect.tapError(() => cache.invalidate(key)))
+
+    const readFresh = (ref: ObjectRef): Effect.Effect<MetadataRead, KubeApiError> =>
+      Effect.suspend(() => {
+        const key = cacheKey(ref)
+        return cache.invalidate(key).pipe(Effect.zipRight(get(key)))
+      })
+
     return {
       /** The object as read within the last minute, or read now. */
-      read: (ref: ObjectRef): Effect.Effect<MetadataRead, KubeApiError> => cache.get(cacheKey(ref)),
+      read: (ref: ObjectRef): Effect.Effect<MetadataRead, KubeApiError> => get(cacheKey(ref)),
       /** The object as it is now: for deciding that a workload is gone. */
-      readFresh: (ref: ObjectRef): Effect.Effect<MetadataRead, KubeApiError> =>
+      readFresh,
+      /**
+       * The cached answer when `isCurrent` accepts it, else the object as it
+       * is now: a cached "absent" or "another uid" may predate a delete and
+       * recreate under the same name. An answer read just now is taken as it is.
+       */
+      readUnlessStale: (ref: ObjectRef, isCurrent: (read: MetadataRead) => boolean): Effect.Effect<MetadataRead, KubeApiError> =>
         Effect.suspend(() => {
           const key = cacheKey(ref)
-          return cache.invalidate(key).pipe(Effect.zipRight(cache.get(key)))
+          return cache.getEither(key).pipe(
+            Effect.tapError(() => cache.invalidate(key)),
+            Effect.flatMap(Either.match({
+              onLeft: (cached) => isCurrent(cached) ? Effect.succeed(cached) : readFresh(ref),
+              onRight: Effect.succeed
+            }))
+          )
         })
     } as const
   })

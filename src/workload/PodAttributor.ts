@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import type { KubeApiError } from "../kube/KubeApi.ts"
-import { MetadataReader, type MetadataRead } from "../kube/MetadataReader.ts"
+import { type MetadataRead, MetadataReader, type ObjectRef } from "../kube/MetadataReader.ts"
 import type { ObjectMeta } from "../kube/ObjectMeta.ts"
 import { apiGroup } from "../kube/ownerReferences.ts"
 import { REPLICA_SETS, watchedKind } from "../kube/resources.ts"
@@ -56,6 +56,16 @@ export const makePodAttributor = Effect.gen(function*() {
   const reader = yield* MetadataReader
   const watches = yield* WorkloadWatches
 
+  /**
+   * The object an owner reference points at. A cached answer that does not
+   * match the reference (absent, or another uid) may predate a delete and
+   * recreate under the same name: one fresh read settles it.
+   */
+  const readOwner = (ref: ObjectRef, uid: string): Effect.Effect<ObjectMeta | undefined, KubeApiError> =>
+    reader.readUnlessStale(ref, (read) => read._tag === "Unreadable" || sameObject(read, uid) !== undefined).pipe(
+      Effect.map((read) => sameObject(read, uid))
+    )
+
   const cached = (kind: string, namespace: string, name: string, uid: string): ObjectMeta | undefined => {
     const meta = watches.lookup(kind, namespace, name)
     return meta !== undefined && (uid === "" || meta.uid === uid) ? meta : undefined
@@ -66,9 +76,7 @@ export const makePodAttributor = Effect.gen(function*() {
     const known = cached(owner.kind, namespace, owner.name, owner.uid)
     return known !== undefined
       ? Effect.succeed(known)
-      : reader.read({ kind: owner.kind, apiVersion: owner.apiVersion, namespace, name: owner.name }).pipe(
-        Effect.map((read) => sameObject(read, owner.uid))
-      )
+      : readOwner({ kind: owner.kind, apiVersion: owner.apiVersion, namespace, name: owner.name }, owner.uid)
   }
 
   const fromJob = (owner: SlimOwnerReference, namespace: string) =>
@@ -89,11 +97,8 @@ export const makePodAttributor = Effect.gen(function*() {
 
   /** A custom kind's object (an OpenKruise StatefulSet): its annotations when it can be read. */
   const fromCustomOwner = (owner: SlimOwnerReference, namespace: string) =>
-    reader.read({ kind: owner.kind, apiVersion: owner.apiVersion, namespace, name: owner.name }).pipe(
-      Effect.map((read) => {
-        const found = sameObject(read, owner.uid)
-        return makeAttribution(owner.name, anchorOf(owner, namespace), found === undefined ? [] : [found.annotations])
-      })
+    readOwner({ kind: owner.kind, apiVersion: owner.apiVersion, namespace, name: owner.name }, owner.uid).pipe(
+      Effect.map((found) => makeAttribution(owner.name, anchorOf(owner, namespace), found === undefined ? [] : [found.annotations]))
     )
 
   /**
@@ -122,8 +127,7 @@ export const makePodAttributor = Effect.gen(function*() {
     // (live in the cache) stand for the ReplicaSet's: no read needed.
     if (deployment !== undefined) return Effect.succeed(makeAttribution(deployment.name, watchedAnchor(deployment, "apps/v1"), []))
     const replicaSetRef = { kind: REPLICA_SETS.kind, apiVersion: owner.apiVersion || REPLICA_SETS.apiVersion, namespace, name: owner.name }
-    return reader.read(replicaSetRef).pipe(Effect.flatMap((read) => {
-      const replicaSet = sameObject(read, owner.uid)
+    return readOwner(replicaSetRef, owner.uid).pipe(Effect.flatMap((replicaSet) => {
       if (replicaSet === undefined) return Effect.succeed(namedAfterReplicaSet(owner, namespace, pod.templateHash, []))
       const controller = replicaSet.controller
       if (controller === undefined) {
@@ -133,9 +137,8 @@ export const makePodAttributor = Effect.gen(function*() {
       if (controller.kind === "Deployment" && apiGroup(controller.apiVersion) === "apps") {
         return Effect.succeed(makeAttribution(controller.name, anchorOf(controller, namespace), [replicaSet.annotations]))
       }
-      return reader.read({ kind: controller.kind, apiVersion: controller.apiVersion, namespace, name: controller.name }).pipe(
-        Effect.map((ownerRead) => {
-          const custom = sameObject(ownerRead, controller.uid)
+      return readOwner({ kind: controller.kind, apiVersion: controller.apiVersion, namespace, name: controller.name }, controller.uid).pipe(
+        Effect.map((custom) => {
           return custom !== undefined
             ? makeAttribution(controller.name, anchorOf(controller, namespace), [replicaSet.annotations, custom.annotations])
             : namedAfterReplicaSet(owner, namespace, pod.templateHash, [replicaSet.annotations])

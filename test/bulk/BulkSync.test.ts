@@ -192,7 +192,7 @@ describe("BulkSync against the simulator", () => {
 
   it.live("a defect (here a malformed candidate) becomes an error outcome, not a crash", () =>
     Effect.gen(function*() {
-      const broken = { name: "no deployment_name" } as unknown as DeploymentRecord
+      const broken = null as unknown as DeploymentRecord
       const { logs, outcome } = yield* runSync(sim.url, [...many(1), broken])
       expect(outcome).toMatchObject({ outcome: "error", seen: [], unknownDigests: [] })
       expect(logs.some((l) => l.level === "ERROR")).toBe(true)

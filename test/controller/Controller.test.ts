@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Layer, Scope, TestClock } from "effect"
+import { type Context, Duration, Effect, Exit, Fiber, Layer, Scope, TestClock } from "effect"
 import { ControllerAppLive } from "../../src/controller/ControllerApp.ts"
 import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
 import { Liveness } from "../../src/observability/Liveness.ts"
@@ -7,7 +7,8 @@ import { Metrics } from "../../src/observability/Metrics.ts"
 import { Readiness } from "../../src/observability/Readiness.ts"
 import { KubeApiError } from "../../src/kube/KubeApi.ts"
 import { eventually, expectTrue } from "../support/eventually.ts"
-import { fakeKubeApi, podJson, watchLine } from "../support/fakeKube.ts"
+import { fakeKubeApi, metaJson, podJson } from "../support/fakeKube.ts"
+import { deploymentPod, liveCluster, objectPath, workload } from "../support/liveCluster.ts"
 import { testConfigLayer } from "../support/testConfig.ts"
 import { posted, startController } from "./harness.ts"
 
@@ -15,77 +16,99 @@ const DIGEST_A = "a".repeat(64)
 const DIGEST_B = "b".repeat(64)
 const DIGEST_C = "c".repeat(64)
 
-const deploymentPath = (name: string) => `/apis/apps/v1/namespaces/default/deployments/${name}`
+const metricLine = (context: Context.Context<Metrics>, pattern: string) =>
+  Effect.gen(function*() {
+    const text = yield* (yield* Metrics.pipe(Effect.provide(context))).render
+    return text.includes(pattern)
+  })
 
 describe("Controller", () => {
-  it.scopedLive("reports running pods, new pods turning Running, and decommissions only when the workload is gone", () =>
+  it.scopedLive("reports running pods once per deployment_name, follows a new image, ignores pods of no supported owner", () =>
     Effect.gen(function*() {
-      const { github, scope } = yield* startController({
-        lists: [{
-          items: [podJson("app-7d9f-x1", { owner: { kind: "ReplicaSet", name: "app-7d9f" }, digest: DIGEST_A })],
-          rv: "10"
-        }],
-        watches: [[
-          watchLine("ADDED", podJson("web-5c-x1", { rv: "11", phase: "Pending", owner: { kind: "ReplicaSet", name: "web-5c" }, digest: DIGEST_B })),
-          watchLine("MODIFIED", podJson("web-5c-x1", { rv: "12", owner: { kind: "ReplicaSet", name: "web-5c" }, digest: DIGEST_B })),
-          // app still exists: a pod delete is a scale-down, not a decommission.
-          watchLine("DELETED", podJson("app-7d9f-x1", { rv: "13", owner: { kind: "ReplicaSet", name: "app-7d9f" }, digest: DIGEST_A })),
-          // old is gone: its last pod's delete decommissions it.
-          watchLine("DELETED", podJson("old-1a-x1", { rv: "14", owner: { kind: "ReplicaSet", name: "old-1a" }, digest: DIGEST_C })),
-          // A bare pod has no workload: ignored.
-          watchLine("ADDED", podJson("bare", { rv: "15" }))
-        ]],
-        objects: new Map([[deploymentPath("app"), { metadata: { name: "app", namespace: "default", uid: "uid-app" } }]])
+      const cluster = yield* liveCluster({
+        pods: [deploymentPod("app", "app-5d8f7c9b4-x1", { digest: DIGEST_A }), deploymentPod("app", "app-5d8f7c9b4-x2", { digest: DIGEST_A })],
+        workloads: { Deployment: [workload("app"), workload("web")] }
       })
-      yield* eventually(Effect.suspend(() => expectTrue(github.requests.length >= 3, "three posts")))
-      expect(posted(github.requests).sort()).toEqual([
-        "decommissioned default/old/app ccc",
+      const { context, github, scope } = yield* startController(cluster.script)
+      yield* eventually(Effect.suspend(() => expectTrue(github.requests.length === 1, "app deployed")))
+      yield* cluster.pods.added(deploymentPod("web", "web-5d8f7c9b4-x1", { phase: "Pending", digest: DIGEST_B }))
+      yield* cluster.pods.modified(deploymentPod("web", "web-5d8f7c9b4-x1", { digest: DIGEST_B }))
+      // A bare pod and a Node-owned (static) pod have no workload: ignored.
+      yield* cluster.pods.added(podJson("bare", { digest: DIGEST_C }))
+      yield* cluster.pods.added(podJson("static", { digest: DIGEST_C, owner: { kind: "Node", name: "node-1", apiVersion: "v1" } }))
+      // A rollout of app: the new pod's digest replaces the old one.
+      yield* cluster.pods.added(deploymentPod("app", "app-7c6b5a4d3-y1", { digest: DIGEST_C, hash: "7c6b5a4d3" }))
+      yield* eventually(Effect.suspend(() => expectTrue(github.requests.length === 3, "three posts")))
+      yield* eventually(Effect.flatMap(
+        metricLine(context, 'deptracker_events_processed_ok{event_type="CREATED"} 4'),
+        (seen) => expectTrue(seen, "four pods reported Running (bare and static ones are not ours)")
+      ))
+      yield* Scope.close(scope, Exit.void)
+      expect(posted(github.requests)).toEqual([
         "deployed default/app/app aaa",
-        "deployed default/web/app bbb"
+        "deployed default/web/app bbb",
+        "deployed default/app/app ccc"
+      ])
+    }))
+
+  it.scopedLive("a Deployment's pods need no API read; pods of an unknown ReplicaSet cost one read for all of them", () =>
+    Effect.gen(function*() {
+      const rs = { kind: "ReplicaSet", name: "api-1", uid: "uid-api-1" }
+      const cluster = yield* liveCluster({
+        pods: [
+          ...Array.from({ length: 5 }, (_, i) => deploymentPod("web", `web-5d8f7c9b4-${i}`)),
+          ...Array.from({ length: 5 }, (_, i) => podJson(`api-1-${i}`, { owner: rs }))
+        ],
+        workloads: { Deployment: [workload("web"), workload("api")] },
+        objects: [[objectPath("ReplicaSet", "api-1"), metaJson("api-1", "uid-api-1", { owner: { kind: "Deployment", name: "api", uid: "uid-api" } })]]
+      })
+      const { context, github, scope } = yield* startController(cluster.script)
+      yield* eventually(Effect.suspend(() => expectTrue(github.requests.length === 2, "both deployed")))
+      expect(posted(github.requests).sort()).toEqual(["deployed default/api/app aaa", "deployed default/web/app aaa"])
+      expect(yield* metricLine(context, 'deployment_tracker_metadata_reads_total{kind="ReplicaSet",result="found"} 1')).toBe(true)
+      // Deleting pods reads nothing either.
+      yield* cluster.pods.deleted(deploymentPod("web", "web-5d8f7c9b4-0"))
+      yield* cluster.pods.deleted(podJson("api-1-0", { owner: rs }))
+      yield* eventually(Effect.flatMap(
+        metricLine(context, 'deptracker_events_processed_ok{event_type="DELETED"} 2'),
+        (seen) => expectTrue(seen, "deletes handled")
+      ))
+      const text = yield* (yield* Metrics.pipe(Effect.provide(context))).render
+      expect(text.split("\n").filter((line) => line.startsWith("deployment_tracker_metadata_reads_total{"))).toEqual([
+        'deployment_tracker_metadata_reads_total{kind="ReplicaSet",result="found"} 1'
       ])
       yield* Scope.close(scope, Exit.void)
-      expect(github.requests).toHaveLength(3)
     }))
 
-  it.scopedLive("a workload being deleted (foreground cascade) counts as gone", () =>
+  it.scopedLive("a hard failure requeues the workload and its record lands once GitHub recovers", () =>
     Effect.gen(function*() {
-      const { github, scope } = yield* startController({
-        lists: [{ items: [], rv: "10" }],
-        watches: [[
-          watchLine("DELETED", podJson("api-1-x", { rv: "11", owner: { kind: "ReplicaSet", name: "api-1" } }))
-        ]],
-        objects: new Map([[deploymentPath("api"), { metadata: { name: "api", namespace: "default", uid: "uid-api", deletionTimestamp: "2026-11-24T10:00:00Z" } }]])
-      })
-      yield* eventually(Effect.suspend(() => expectTrue(github.requests.length === 1, "one post")))
-      expect(posted(github.requests)).toEqual(["decommissioned default/api/app aaa"])
-      yield* Scope.close(scope, Exit.void)
-    }))
-
-  it.scopedLive("a hard failure requeues the event and it lands once GitHub recovers", () =>
-    Effect.gen(function*() {
-      const { github, scope } = yield* startController(
-        {
-          lists: [{
-            items: [podJson("app-1-x", { owner: { kind: "ReplicaSet", name: "app-1" } })],
-            rv: "10"
-          }],
-          watches: []
-        },
+      const cluster = yield* liveCluster({ pods: [deploymentPod("app", "app-5d8f7c9b4-x")], workloads: { Deployment: [workload("app")] } })
+      const { context, github, scope } = yield* startController(
+        cluster.script,
         // 4 attempts (1 + 3 retries) fail: a hard failure; the requeue wins.
         Array.from({ length: 4 }, () => ({ status: 502 }))
       )
       yield* eventually(Effect.suspend(() => expectTrue(github.requests.length === 5, "requeued post")), Duration.seconds(15))
+      yield* eventually(Effect.flatMap(
+        metricLine(context, 'deptracker_events_processed_failed{event_type="CREATED"} 1'),
+        (seen) => expectTrue(seen, "the failed attempt counted")
+      ))
+      yield* eventually(Effect.flatMap(
+        metricLine(context, 'deptracker_events_processed_ok{event_type="CREATED"} 1'),
+        (seen) => expectTrue(seen, "then the success")
+      ))
       yield* Scope.close(scope, Exit.void)
     }))
 
-  it.scopedLive("records that violate the API's constraints are never sent; the rest of the pod's records are", () =>
+  it.scopedLive("records that violate the API's constraints are never sent; the rest are", () =>
     Effect.gen(function*() {
-      const bad = podJson("bad-1-x", { owner: { kind: "ReplicaSet", name: "bad-1" } })
-      bad.status.containerStatuses[0]!.imageID = "ghcr.io/octo/app@sha256:NOTHEX"
-      const { github, context, scope } = yield* startController({
-        lists: [{ items: [bad, podJson("good-1-x", { owner: { kind: "ReplicaSet", name: "good-1" } })], rv: "10" }],
-        watches: []
+      const bad = deploymentPod("bad", "bad-5d8f7c9b4-x")
+      ;(bad["status"] as { containerStatuses: Array<{ imageID: string }> }).containerStatuses[0]!.imageID = "ghcr.io/octo/app@sha256:NOTHEX"
+      const cluster = yield* liveCluster({
+        pods: [bad, deploymentPod("good", "good-5d8f7c9b4-x")],
+        workloads: { Deployment: [workload("bad"), workload("good")] }
       })
+      const { context, github, scope } = yield* startController(cluster.script)
       yield* eventually(Effect.suspend(() => expectTrue(github.requests.length === 1, "one post")))
       expect(posted(github.requests)).toEqual(["deployed default/good/app aaa"])
       const metrics = yield* Metrics.pipe(Effect.provide(context))
@@ -96,13 +119,11 @@ describe("Controller", () => {
 
   it.scopedLive("on shutdown the queued work is finished before the workers stop", () =>
     Effect.gen(function*() {
-      const pods = Array.from({ length: 30 }, (_, i) =>
-        podJson(`app-1-p${i}`, { owner: { kind: "ReplicaSet", name: `app${i}-1` } }))
-      const { github, scope } = yield* startController(
-        { lists: [{ items: pods, rv: "10" }], watches: [] },
-        [],
-        { apiRatePerSecond: 100, apiBurst: 1, workers: 1 }
-      )
+      const cluster = yield* liveCluster({
+        pods: Array.from({ length: 30 }, (_, i) => deploymentPod(`app${i}`, `app${i}-5d8f7c9b4-p`)),
+        workloads: { Deployment: Array.from({ length: 30 }, (_, i) => workload(`app${i}`)) }
+      })
+      const { github, scope } = yield* startController(cluster.script, [], { apiRatePerSecond: 100, apiBurst: 1, workers: 1 })
       // Closing the scope right away: the queue is drained, not dropped.
       yield* Scope.close(scope, Exit.void)
       expect(github.requests).toHaveLength(30)
@@ -110,18 +131,17 @@ describe("Controller", () => {
 
   it.scopedLive("replicas of one workload post each deployment_name once, never twice at the same time", () =>
     Effect.gen(function*() {
-      const replicas = Array.from({ length: 6 }, (_, i) =>
-        podJson(`app-1-r${i}`, { owner: { kind: "ReplicaSet", name: "app-1" } }))
-      const { github, context, scope } = yield* startController(
-        { lists: [{ items: replicas, rv: "10" }], watches: [] },
-        [],
-        { workers: 4 }
-      )
-      yield* eventually(Effect.gen(function*() {
-        const metrics = yield* Metrics.pipe(Effect.provide(context))
-        const text = yield* metrics.render
-        yield* expectTrue(text.includes('deptracker_events_processed_ok{event_type="CREATED"} 6'), "6 events")
-      }))
+      const cluster = yield* liveCluster({
+        pods: Array.from({ length: 6 }, (_, i) => deploymentPod("app", `app-5d8f7c9b4-r${i}`)),
+        workloads: { Deployment: [workload("app")] }
+      })
+      const { context, github, scope } = yield* startController(cluster.script, [], { workers: 4 })
+      yield* eventually(Effect.flatMap(
+        metricLine(context, 'deptracker_events_processed_ok{event_type="CREATED"} 6'),
+        (seen) => expectTrue(seen, "6 events")
+      ))
+      // Six pods' events, one key, one reconcile's timing.
+      expect(yield* metricLine(context, 'deptracker_events_processed_timer_count{status="ok"} 1')).toBe(true)
       expect(posted(github.requests)).toEqual(["deployed default/app/app aaa"])
       yield* Scope.close(scope, Exit.void)
     }))

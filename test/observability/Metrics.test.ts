@@ -38,7 +38,7 @@ describe("Metrics", () => {
         for (const label of seen) expect(labels).toContain(label)
       }
       expect(text).toContain('deptracker_events_processed_ok{event_type="CREATED"} 1')
-      expect(text).toContain('deptracker_events_processed_failed{event_type="DELETED"} 1')
+      expect(text).toContain('deptracker_events_processed_failed{event_type="DELETED"} 2')
       expect(text).toContain('deptracker_events_processed_timer_count{status="ok"} 1')
       expect(text).toContain('deptracker_events_processed_timer_count{status="failed"} 1')
     }).pipe(Effect.provide(Metrics.Default)))
