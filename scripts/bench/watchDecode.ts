@@ -4,7 +4,7 @@
 // Writes one JSON result line to $BENCH_RESULT (or stderr).
 import { createReadStream, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs"
 import { Effect, Layer, Stream } from "effect"
-import { eventForChange } from "../../src/controller/eventRules.ts"
+import { podTrigger } from "../../src/controller/triggers.ts"
 import { KubeApi, KubeApiError } from "../../src/kube/KubeApi.ts"
 import { projectPod } from "../../src/kube/podProjection.ts"
 import { makeReflector } from "../../src/kube/Reflector.ts"
@@ -60,7 +60,7 @@ const program = Effect.gen(function*() {
     Stream.runForEach((d) =>
       Effect.sync(() => {
         deltas++
-        if (d._tag === "Upsert" && eventForChange(d.previous, d.current) !== undefined) derived++
+        if (d._tag === "Upsert" && podTrigger(d.previous, d.current) === "CREATED") derived++
       })
     )
   )

@@ -216,7 +216,7 @@ describe("annotations and dry run", () => {
       expect(yield* metric(context, 'deployment_tracker_annotations_invalid_total{annotation="runtime-risks"}')).toBe(1)
       // A new tag on the Deployment is a new record: it is sent again.
       yield* cluster.workloads("Deployment").modified(workload("pay", {
-        annotations: { ...(deployment["metadata"] as { annotations: Record<string, string> }).annotations, "metadata.github.com/owner": "team-b" }
+        annotations: { ...(deployment.metadata["annotations"] as Record<string, string>), "metadata.github.com/owner": "team-b" }
       }))
       yield* eventually(Effect.suspend(() => expectTrue(github.requests.length === 2, "posted again")))
       expect(github.requests[1]!.body).toMatchObject({ tags: { team: "payments", tier: "pod-level", owner: "team-b" } })

@@ -27,6 +27,53 @@ describe("deployed state document", () => {
     )
   })
 
+  it("the optional workload name (a key whose workload is not its owner's name) round-trips, and is absent where not given", () => {
+    const rs: RememberedName = {
+      ...remembered("checkout", "app", 3),
+      owner: { kind: "ReplicaSet", apiVersion: "apps/v1", namespace: "shop", name: "checkout-6c8d9f", uid: "uid-rs" },
+      workload: "checkout"
+    }
+    const plain = remembered("cart", "app", 2)
+    const decoded = Either.getOrThrow(decodeState(SCOPE, encodeState(SCOPE, [rs, plain], 1e9).text))
+    expect(decoded.find((n) => n.owner.name === "checkout-6c8d9f")).toStrictEqual(rs)
+    const cart = decoded.find((n) => n.owner.name === "cart")
+    expect(cart).toStrictEqual(plain)
+    expect(cart).not.toHaveProperty("workload")
+  })
+
+  it("a document written before the workload field existed still decodes, each name without a workload", () => {
+    // As the previous version stored it: plain JSON, no `workload` key.
+    const text = JSON.stringify({
+      version: 1,
+      ...SCOPE,
+      names: [{
+        owner: { kind: "Deployment", apiVersion: "apps/v1", namespace: "shop", name: "cart", uid: "uid-cart" },
+        since: 7,
+        record: {
+          name: "ghcr.io/octo-org/cart",
+          digest: `sha256:${"ab".repeat(32)}`,
+          physical_environment: "eu-west-1",
+          deployment_name: "shop/cart/app"
+        }
+      }]
+    })
+    const decoded = Either.getOrThrow(decodeState(SCOPE, text))
+    expect(decoded).toHaveLength(1)
+    expect(decoded[0]).not.toHaveProperty("workload")
+    expect(decoded[0]?.owner.name).toBe("cart")
+    expect(decoded[0]?.record).toMatchObject({ deployment_name: "shop/cart/app", status: "deployed", cluster: SCOPE.cluster })
+  })
+
+  it("a workload field that is not a string is refused as unreadable", () => {
+    const document = JSON.parse(
+      gunzipSync(Buffer.from(encodeState(SCOPE, [remembered("cart", "app", 1)], 1e9).text.slice(COMPRESSED_PREFIX.length), "base64"))
+        .toString("utf8")
+    ) as { names: Array<Record<string, unknown>> }
+    document.names[0]!["workload"] = 42
+    const refused = decodeState(SCOPE, JSON.stringify(document))
+    expect(Either.isLeft(refused) && refused.left._tag).toBe("Unreadable")
+  })
+
   it("the same names give the same text whatever their order (an unchanged state needs no write)", () => {
     const names = [remembered("a", "x", 1), remembered("b", "y", 2), remembered("c", "z", 3)]
     expect(encodeState(SCOPE, names, 1e9).text).toBe(encodeState(SCOPE, [...names].reverse(), 1e9).text)

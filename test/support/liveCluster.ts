@@ -29,7 +29,7 @@ const PLURALS: Readonly<Record<string, string>> = {
 /** The GET path of an object in the `default` namespace. */
 export const objectPath = (kind: string, name: string): string => `/apis/${PLURALS[kind]}/${name}`
 
-type Json = { metadata: { name: string; resourceVersion?: string } } & Record<string, unknown>
+type Json = { metadata: { name: string; resourceVersion?: string } & Record<string, unknown> } & Record<string, unknown>
 
 export interface LiveWatch {
   readonly added: (object: Json) => Effect.Effect<void>
@@ -99,7 +99,7 @@ export const liveCluster = (initial: {
 export const deploymentPod = (
   deployment: string,
   pod: string,
-  options: Omit<Parameters<typeof podJson>[1], "owner"> & { readonly hash?: string } = {}
+  options: Omit<NonNullable<Parameters<typeof podJson>[1]>, "owner"> & { readonly hash?: string } = {}
 ): Json => {
   const hash = options.hash ?? "5d8f7c9b4"
   const json = podJson(pod, { ...options, owner: { kind: "ReplicaSet", name: `${deployment}-${hash}`, uid: `uid-rs-${deployment}-${hash}` } })
@@ -107,7 +107,7 @@ export const deploymentPod = (
 }
 
 /** A watched workload object (metadata only). */
-export const workload = (name: string, options: Parameters<typeof metaJson>[2] & { readonly uid?: string } = {}): Json =>
+export const workload = (name: string, options: NonNullable<Parameters<typeof metaJson>[2]> & { readonly uid?: string } = {}): Json =>
   metaJson(name, options.uid ?? `uid-${name}`, options) as Json
 
 /** The pod with its owner references removed, as the garbage collector leaves an orphan. */

@@ -1,6 +1,7 @@
 import { Effect, Layer, Stream } from "effect"
-import { type ObjectMeta, objectKey } from "../../src/workload/ObjectMeta.ts"
-import { WATCHED_KINDS, WorkloadWatches } from "../../src/workload/WorkloadWatches.ts"
+import { type ObjectMeta, objectKey } from "../../src/kube/ObjectMeta.ts"
+import { WATCHED_KINDS } from "../../src/kube/resources.ts"
+import { WorkloadWatches } from "../../src/kube/WorkloadWatches.ts"
 
 /**
  * Workload caches that hold a fixed set of objects and never change: for

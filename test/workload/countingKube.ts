@@ -1,6 +1,6 @@
 import { Effect, Layer } from "effect"
 import { KubeApi, type KubeApiError, type ReadOptions } from "../../src/kube/KubeApi.ts"
-import type { ObjectMeta } from "../../src/workload/ObjectMeta.ts"
+import type { ObjectMeta } from "../../src/kube/ObjectMeta.ts"
 import { fakeKubeApi } from "../support/fakeKube.ts"
 import { fixedWorkloadWatches } from "../support/workloadWatches.ts"
 
