@@ -42,7 +42,7 @@ describe("GitHub failures", () => {
     const statuses = (await s.github.requests()).map((r) => r.status)
     expect(statuses).toContain(503)
     expect(statuses).toContain(null) // the resets
-    expect(tracker.logsWith("Posting the record failed; the event will be retried").length).toBeGreaterThan(0)
+    expect(tracker.logsWith("Posting the record failed; its workload will be retried").length).toBeGreaterThan(0)
     await s.expectNoViolations()
   })
 
