@@ -10,6 +10,7 @@ import { KubeApiLive } from "./kube/KubeApi.ts"
 import { loadKubeConfig } from "./kube/loadKubeConfig.ts"
 import { runLeaderElected } from "./leader/LeaderElection.ts"
 import type { LeadershipLost } from "./leader/LeaderElector.ts"
+import { HealthGaugesLive } from "./observability/HealthGauges.ts"
 import { HttpEndpointsLive } from "./observability/HttpEndpoints.ts"
 import { Liveness } from "./observability/Liveness.ts"
 import { loggingLayer } from "./observability/Logging.ts"
@@ -54,11 +55,11 @@ const app = (config: ControllerConfig, kube: Parameters<typeof KubeApiLive>[0]) 
   // finalizer (stop watch, drain, stop workers) runs before them.
   return Effect.gen(function*() {
     if (Option.isNone(config.leaderElection)) {
-      return yield* Layer.launch(ControllerAppLive.pipe(Layer.provide(HttpEndpointsLive), Layer.provide(base)))
+      return yield* Layer.launch(ControllerAppLive.pipe(Layer.provide(Layer.merge(HttpEndpointsLive, HealthGaugesLive)), Layer.provide(base)))
     }
     // The endpoints run always; the controller only while this replica holds the Lease.
     return yield* runLeaderElected(config.leaderElection.value, ControllerAppLive, exitOnLostLease).pipe(
-      Effect.provide(HttpEndpointsLive.pipe(Layer.provideMerge(base)))
+      Effect.provide(Layer.merge(HttpEndpointsLive, HealthGaugesLive).pipe(Layer.provideMerge(base)))
     )
   })
 }

@@ -96,6 +96,27 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
       labelNames: ["kind", "result"] as const,
       registers
     })
+    const ready = new Prom.Gauge({
+      name: "deployment_tracker_ready",
+      help: "1 when /readyz answers ready (caches synced and start-up sync done, or a leader-election standby), else 0",
+      registers
+    })
+    const live = new Prom.Gauge({
+      name: "deployment_tracker_live",
+      help: "1 when /healthz answers live (every watch and worker makes progress), else 0",
+      registers
+    })
+    const watchSilence = new Prom.Gauge({
+      name: "deployment_tracker_watch_silence_seconds",
+      help: "Seconds a watch has waited on the API server without a list page, event or bookmark (0 while its events are being handled)",
+      labelNames: ["watch"] as const,
+      registers
+    })
+    const rateLimitWait = new Prom.Gauge({
+      name: "deployment_tracker_rate_limit_wait_seconds",
+      help: "Seconds until GitHub's rate limit lets requests go again (0 when not limited)",
+      registers
+    })
     const workQueueDepth = new Prom.Gauge({
       name: "deployment_tracker_workqueue_depth",
       help: "Keys waiting in or being processed from the work queue",
@@ -160,6 +181,10 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
       ) => stateOperations.inc({ operation, outcome }),
       stateNamesDropped,
       metadataRead: (kind: string, result: "found" | "absent" | "unreadable" | "error") => metadataReads.inc({ kind, result }),
+      ready,
+      live,
+      watchSilence,
+      rateLimitWait,
       workQueueDepth,
       cachedPods,
       cachedWorkloads,
