@@ -10,6 +10,7 @@ import { ControllerLive } from "./Controller.ts"
 import { Reconciler } from "./Reconciler.ts"
 import { RecordBuilder } from "./RecordBuilder.ts"
 import { RecordSender } from "./RecordSender.ts"
+import { WorkloadEvents } from "./WorkloadEvents.ts"
 import { WorkloadIndex } from "./WorkloadIndex.ts"
 
 /**
@@ -23,5 +24,5 @@ export const ControllerAppLive = ControllerLive.pipe(
   Layer.provide(Layer.mergeAll(Reconciler.Default, BulkSync.Default, DeployedStatePersistence.Default)),
   Layer.provideMerge(Layer.mergeAll(RecordBuilder.Default, RecordSender.Default, MetadataReader.Default)),
   Layer.provideMerge(Layer.mergeAll(PodWatchLive, WorkloadWatchesLive, WorkloadIndex.Default, DeploymentLedger.Default)),
-  Layer.provide(GitHubAuthLive)
+  Layer.provide(Layer.merge(GitHubAuthLive, WorkloadEvents.None))
 )

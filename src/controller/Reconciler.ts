@@ -142,7 +142,7 @@ export class Reconciler extends Effect.Service<Reconciler>()("deployment-tracker
               ledger.put({ ...current, key, owner: change.owner })
               return "accepted" as const
             }
-            const outcome = yield* sender.send(change.record)
+            const outcome = yield* sender.send(change.record, change.owner)
             if (outcome === "accepted") {
               const entry: LedgerEntry = { key, owner: change.owner, record: change.record, since: yield* Clock.currentTimeMillis }
               ledger.put(entry)
@@ -151,7 +151,7 @@ export class Reconciler extends Effect.Service<Reconciler>()("deployment-tracker
           }
           case "Decommission": {
             if (current === undefined || current.key !== key) return "accepted" as const
-            const outcome = yield* sender.send(change.record)
+            const outcome = yield* sender.send(change.record, current.owner)
             // Declined (no attestation, refused) is final too: there is nothing left to take back.
             if (outcome !== "retry") ledger.remove(name)
             return outcome

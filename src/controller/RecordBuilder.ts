@@ -5,6 +5,7 @@ import { Metrics } from "../observability/Metrics.ts"
 import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
 import { recordFor } from "../record/buildRecords.ts"
 import type { ChosenContainer } from "./desiredState.ts"
+import { WorkloadEvents } from "./WorkloadEvents.ts"
 
 const annotationKind = (key: string) =>
   key === RUNTIME_RISKS_KEY ? "runtime-risks" as const : key === GITHUB_REPOSITORY_KEY ? "github-repository" as const : "tag" as const
@@ -21,6 +22,7 @@ export class RecordBuilder extends Effect.Service<RecordBuilder>()("deployment-t
   effect: Effect.gen(function*() {
     const config = yield* Config
     const metrics = yield* Metrics
+    const events = yield* WorkloadEvents
 
     const build = (chosen: ChosenContainer, anchorAnnotations: AnnotationMap): Effect.Effect<DeploymentRecord | undefined> =>
       Effect.gen(function*() {
@@ -47,12 +49,18 @@ export class RecordBuilder extends Effect.Service<RecordBuilder>()("deployment-t
         switch (outcome._tag) {
           case "NoDigest":
             return undefined
-          case "Invalid":
+          case "Invalid": {
             metrics.recordInvalid(outcome.field)
             yield* Effect.logWarning("Record violates the API's constraints; not sent").pipe(
               Effect.annotateLogs({ container: container.name, field: outcome.field, reason: outcome.reason })
             )
+            const { anchor } = attribution
+            yield* events.report(
+              { kind: anchor.kind, apiVersion: anchor.apiVersion, namespace: anchor.namespace, name: anchor.name, uid: anchor.uid },
+              { _tag: "Invalid", deploymentName: outcome.deploymentName, field: outcome.field, reason: outcome.reason }
+            )
             return undefined
+          }
           case "Ready":
             for (const note of outcome.adjustments) {
               yield* Effect.logInfo("Record adjusted to fit the API").pipe(Effect.annotateLogs({ adjustment: note }))

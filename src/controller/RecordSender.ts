@@ -1,9 +1,12 @@
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import { Config } from "../config/Config.ts"
 import { DeploymentRecordClient } from "../github/DeploymentRecordClient.ts"
+import { RateLimitGate } from "../github/RateLimitGate.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
+import type { WorkloadOwner } from "../workload/Attribution.ts"
 import { makeExpiringSet } from "./ExpiringSet.ts"
+import { WorkloadEvents } from "./WorkloadEvents.ts"
 
 /** The original's lifetime for a digest GitHub had no attestation for. */
 export const UNKNOWN_ARTIFACT_LIFETIME = "1 hour"
@@ -20,13 +23,16 @@ export type SendOutcome = "accepted" | "declined" | "retry"
 /**
  * Sends one record to GitHub, or not: a digest that had no attestation in
  * the last hour, or a record refused in the last hour, is not sent again
- * (counted, logged); with `-dry-run` it is logged and counted instead.
+ * (counted, logged); with `-dry-run` it is logged and counted instead. What
+ * became of it is told to the workload's events (`regarding`).
  */
 export class RecordSender extends Effect.Service<RecordSender>()("deployment-tracker/RecordSender", {
   effect: Effect.gen(function*() {
     const config = yield* Config
     const metrics = yield* Metrics
     const client = yield* DeploymentRecordClient
+    const gate = yield* RateLimitGate
+    const events = yield* WorkloadEvents
     const unknownArtifacts = yield* makeExpiringSet(UNKNOWN_ARTIFACT_LIFETIME)
     const refused = yield* makeExpiringSet(REFUSED_RECORD_LIFETIME)
 
@@ -39,7 +45,16 @@ export class RecordSender extends Effect.Service<RecordSender>()("deployment-tra
         )
         : client.post(record).pipe(Effect.zipRight(Effect.logInfo("Posted record")))
 
-    const send = (record: DeploymentRecord): Effect.Effect<SendOutcome> =>
+    /** GitHub's rate limit holds every request: the workload says it waits. */
+    const reportWait = (record: DeploymentRecord, regarding: WorkloadOwner) =>
+      Effect.gen(function*() {
+        const wait = (yield* gate.openAt) - (yield* Clock.currentTimeMillis)
+        if (wait > 0) {
+          yield* events.report(regarding, { _tag: "RateLimited", deploymentName: record.deployment_name, waitSeconds: Math.ceil(wait / 1000) })
+        }
+      })
+
+    const send = (record: DeploymentRecord, regarding: WorkloadOwner): Effect.Effect<SendOutcome> =>
       Effect.gen(function*() {
         if (yield* unknownArtifacts.has(record.digest)) {
           metrics.postUnknownArtifactCacheHit.inc()
@@ -51,7 +66,13 @@ export class RecordSender extends Effect.Service<RecordSender>()("deployment-tra
           yield* Effect.logDebug("GitHub refused this record recently; not sent again")
           return "declined" as const
         }
+        yield* reportWait(record, regarding)
         return yield* post(record).pipe(
+          Effect.zipRight(events.report(regarding, {
+            _tag: record.status === "deployed" ? "Deployed" : "Decommissioned",
+            deploymentName: record.deployment_name,
+            digest: record.digest
+          })),
           Effect.as("accepted" as const),
           Effect.catchTags({
             NoArtifact: (e) =>
@@ -59,6 +80,12 @@ export class RecordSender extends Effect.Service<RecordSender>()("deployment-tra
                 Effect.zipRight(Effect.logInfo("No artifact found; digest cached as unknown").pipe(
                   Effect.annotateLogs({ reason: e.message })
                 )),
+                Effect.zipRight(events.report(regarding, {
+                  _tag: "UnknownArtifact",
+                  deploymentName: record.deployment_name,
+                  digest: record.digest,
+                  message: e.message
+                })),
                 Effect.as("declined" as const)
               ),
             ClientError: (e) =>
@@ -66,6 +93,12 @@ export class RecordSender extends Effect.Service<RecordSender>()("deployment-tra
                 Effect.zipRight(Effect.logWarning("GitHub refused the record; not sending it again for an hour").pipe(
                   Effect.annotateLogs({ http_status: e.status, error: e.message })
                 )),
+                Effect.zipRight(events.report(regarding, {
+                  _tag: "Refused",
+                  deploymentName: record.deployment_name,
+                  status: e.status,
+                  message: e.message
+                })),
                 Effect.as("declined" as const)
               ),
             HardFailure: (e) =>

@@ -48,7 +48,13 @@ export type RecordOutcome =
   /** No imageID yet, so no digest: skipped quietly, as the original does. */
   | { readonly _tag: "NoDigest"; readonly container: ContainerImage }
   /** The record would break the API's constraints: the caller logs and counts it. */
-  | { readonly _tag: "Invalid"; readonly container: ContainerImage; readonly field: string; readonly reason: string }
+  | {
+    readonly _tag: "Invalid"
+    readonly container: ContainerImage
+    readonly deploymentName: string
+    readonly field: string
+    readonly reason: string
+  }
 
 /**
  * Mutable while being assembled, so optional fields can be set only when
@@ -84,7 +90,7 @@ export const recordFor = (input: RecordContext, container: ContainerImage): Reco
   const checked = validateRecord(draft)
   return checked.ok
     ? { _tag: "Ready", container, record: checked.record, adjustments: checked.adjustments }
-    : { _tag: "Invalid", container, field: checked.field, reason: checked.reason }
+    : { _tag: "Invalid", container, deploymentName: draft.deployment_name, field: checked.field, reason: checked.reason }
 }
 
 /** One outcome per container, then per init container, in pod spec order. */
