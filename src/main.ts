@@ -100,6 +100,8 @@ const main = Effect.gen(function*() {
     Effect.provide(TracingLive(config.tracing)),
     // GitHub refused the App's installation at start-up: a setting to fix, not a crash.
     Effect.catchTag("InstallationRefused", (e) => refuse(`invalid setting ${e.setting}: ${e.message}`)),
+    // A setting that needs a permission this service account lacks.
+    Effect.catchTag("NamespacesForbidden", (e) => refuse(`invalid setting ${e.setting}: ${e.message}`)),
     Effect.provide(logging)
   )
 }).pipe(Effect.provide(NodeFileSystem.layer))

@@ -30,6 +30,7 @@ export const benchConfig = (baseUrl: string, overrides: Partial<ControllerConfig
   Layer.succeed(Config, {
     kubeconfig: Option.none(),
     namespaces: { _tag: "All" },
+    namespaceSelector: Option.none(),
     workers: 2,
     metricsPort: 9090,
     org: "bench-org",

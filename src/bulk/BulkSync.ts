@@ -2,6 +2,7 @@ import { Cause, Duration, Effect, Either } from "effect"
 import { Config } from "../config/Config.ts"
 import { jobEnvelopeProblem, MAX_DEPLOYMENTS_PER_JOB, parseJobError } from "../github/ClusterJob.ts"
 import { ClusterJobClient } from "../github/ClusterJobClient.ts"
+import type { Environment } from "../metadata/trackerAnnotations.ts"
 import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
 import { type JobItem, prepareDeployments } from "./jobDeployments.ts"
 import { type AttributedError, attributeJobErrors } from "./jobResult.ts"
@@ -121,7 +122,7 @@ export class BulkSync extends Effect.Service<BulkSync>()("deployment-tracker/Bul
         }))
       }, { discard: true })
 
-    const runJob = (items: ReadonlyArray<JobItem>): Effect.Effect<JobRun> =>
+    const runJob = (items: ReadonlyArray<JobItem>, environment: Environment): Effect.Effect<JobRun> =>
       Effect.gen(function*() {
         const submitted = items.map((item) => item.record)
         const report = (
@@ -143,8 +144,8 @@ export class BulkSync extends Effect.Service<BulkSync>()("deployment-tracker/Bul
         })
 
         const created = yield* Effect.either(client.createJob({
-          logical_environment: config.logicalEnvironment,
-          physical_environment: config.physicalEnvironment,
+          logical_environment: environment.logical,
+          physical_environment: environment.physical,
           deployments: items.map((item) => item.deployment)
         }))
         if (Either.isLeft(created)) {
@@ -236,8 +237,8 @@ export class BulkSync extends Effect.Service<BulkSync>()("deployment-tracker/Bul
         return report("completed", `job ${jobId} completed`, { jobId, seen: atEnd.clean, rejected, unknown })
       }).pipe(Effect.annotateLogs({ deployments_in_job: items.length }))
 
-    const logDryRun = (jobs: ReadonlyArray<ReadonlyArray<JobItem>>) =>
-      Effect.forEach(jobs, (items, index) =>
+    const logDryRun = (jobs: ReadonlyArray<PlannedJob>) =>
+      Effect.forEach(jobs, ({ environment, items }, index) =>
         Effect.forEach(items, ({ deployment }) =>
           Effect.logInfo("Dry run: record not sent").pipe(Effect.annotateLogs({
             job: index + 1,
@@ -252,8 +253,8 @@ export class BulkSync extends Effect.Service<BulkSync>()("deployment-tracker/Bul
               job: index + 1,
               jobs: jobs.length,
               deployments: items.length,
-              logical_environment: config.logicalEnvironment,
-              physical_environment: config.physicalEnvironment,
+              logical_environment: environment.logical,
+              physical_environment: environment.physical,
               cluster: config.cluster
             })))
           ), { discard: true })
@@ -261,34 +262,56 @@ export class BulkSync extends Effect.Service<BulkSync>()("deployment-tracker/Bul
     const sync = (candidates: ReadonlyArray<DeploymentRecord>): Effect.Effect<BulkSyncOutcome> =>
       Effect.gen(function*() {
         if (!config.bulkClusterSync) return nothingSent("skipped", "BULK_CLUSTER_SYNC is off")
-        const envelopeProblem = jobEnvelopeProblem(config)
-        if (envelopeProblem !== undefined) {
+        const clusterProblem = jobEnvelopeProblem({
+          cluster: config.cluster,
+          logicalEnvironment: config.logicalEnvironment,
+          physicalEnvironment: config.physicalEnvironment
+        })
+        if (clusterProblem !== undefined) {
           yield* Effect.logWarning("Start-up bulk sync skipped; every workload goes through the per-record path").pipe(
-            Effect.annotateLogs({ reason: envelopeProblem })
+            Effect.annotateLogs({ reason: clusterProblem })
           )
-          return nothingSent("skipped", envelopeProblem, { candidates: candidates.length })
+          return nothingSent("skipped", clusterProblem, { candidates: candidates.length })
         }
 
-        const records = [...candidates].sort(byDeploymentName)
-        const prepared = prepareDeployments(records)
-        yield* Effect.forEach(prepared.invalid, ({ field, reason, record }) =>
-          Effect.logWarning("Record left out of the cluster job: the API would reject it").pipe(
-            Effect.annotateLogs({ deployment_name: record.deployment_name, field, reason })
-          ), { discard: true })
-        yield* Effect.forEach(prepared.adjustments, ({ deploymentName, note }) =>
-          Effect.logInfo("Record adjusted to fit the API").pipe(
-            Effect.annotateLogs({ deployment_name: deploymentName, adjustment: note })
-          ), { discard: true })
-        const baseCounts = {
-          candidates: candidates.length,
-          invalid: prepared.invalid.length
+        // A job carries one environment: Namespaces with environments of
+        // their own (annotations) make jobs of their own.
+        const jobs: Array<PlannedJob> = []
+        let invalid = 0
+        let prepared = 0
+        for (const group of byEnvironment([...candidates].sort(byDeploymentName))) {
+          const { environment, records } = group
+          const problem = jobEnvelopeProblem({
+            cluster: config.cluster,
+            logicalEnvironment: environment.logical,
+            physicalEnvironment: environment.physical
+          })
+          if (problem !== undefined) {
+            invalid += records.length
+            yield* Effect.logWarning("Records left out of the cluster jobs: their environment breaks the jobs API's schema").pipe(
+              Effect.annotateLogs({ logical_environment: environment.logical, physical_environment: environment.physical, reason: problem })
+            )
+            continue
+          }
+          const ready = prepareDeployments(records)
+          yield* Effect.forEach(ready.invalid, ({ field, reason, record }) =>
+            Effect.logWarning("Record left out of the cluster job: the API would reject it").pipe(
+              Effect.annotateLogs({ deployment_name: record.deployment_name, field, reason })
+            ), { discard: true })
+          yield* Effect.forEach(ready.adjustments, ({ deploymentName, note }) =>
+            Effect.logInfo("Record adjusted to fit the API").pipe(
+              Effect.annotateLogs({ deployment_name: deploymentName, adjustment: note })
+            ), { discard: true })
+          invalid += ready.invalid.length
+          prepared += ready.items.length
+          for (const items of chunk(ready.items, MAX_DEPLOYMENTS_PER_JOB)) jobs.push({ environment, items })
         }
-        if (prepared.items.length === 0) {
+        const baseCounts = { candidates: candidates.length, invalid }
+        if (prepared === 0) {
           yield* Effect.logInfo("Start-up bulk sync: no records to send")
           return nothingSent("skipped", "no records to send", baseCounts)
         }
 
-        const jobs = chunk(prepared.items, MAX_DEPLOYMENTS_PER_JOB)
         if (config.dryRun) {
           yield* logDryRun(jobs)
           return {
@@ -296,7 +319,7 @@ export class BulkSync extends Effect.Service<BulkSync>()("deployment-tracker/Bul
             reason: "-dry-run: nothing sent",
             seen: [],
             unknownDigests: [],
-            jobs: jobs.map((items): BulkSyncJobReport => ({
+            jobs: jobs.map(({ items }): BulkSyncJobReport => ({
               outcome: "dry-run",
               jobId: undefined,
               submitted: 0,
@@ -304,14 +327,14 @@ export class BulkSync extends Effect.Service<BulkSync>()("deployment-tracker/Bul
               rejected: 0,
               reason: `${items.length} deployments not sent (-dry-run)`
             })),
-            counts: { ...ZERO_COUNTS, ...baseCounts, notSent: prepared.items.length }
+            counts: { ...ZERO_COUNTS, ...baseCounts, notSent: prepared }
           } satisfies BulkSyncOutcome
         }
 
         // One job after another: a second job while one runs would be a 409.
         const runs: Array<JobRun> = []
-        for (const [index, items] of jobs.entries()) {
-          const run = yield* runJob(items).pipe(Effect.annotateLogs({ job: index + 1, jobs: jobs.length }))
+        for (const [index, { environment, items }] of jobs.entries()) {
+          const run = yield* runJob(items, environment).pipe(Effect.annotateLogs({ job: index + 1, jobs: jobs.length }))
           runs.push(run)
           // completed or failed: the next job is independent of this one; anything
           // else (someone else's job, no endpoint, an error) ends the sync.
@@ -332,7 +355,7 @@ export class BulkSync extends Effect.Service<BulkSync>()("deployment-tracker/Bul
           counts: {
             ...baseCounts,
             submitted,
-            notSent: prepared.items.length - submitted,
+            notSent: prepared - submitted,
             seen: seen.length,
             rejected: reports.reduce((sum, report) => sum + report.rejected, 0),
             unknownDigests: unknownDigests.length
@@ -368,6 +391,26 @@ export class BulkSync extends Effect.Service<BulkSync>()("deployment-tracker/Bul
   }),
   dependencies: [ClusterJobClient.Default]
 }) {}
+
+/** One job to send: its environment and at most 5000 deployments. */
+interface PlannedJob {
+  readonly environment: Environment
+  readonly items: ReadonlyArray<JobItem>
+}
+
+/** Records grouped by their (logical, physical) environment, in the order the groups first appear. */
+const byEnvironment = (records: ReadonlyArray<DeploymentRecord>) => {
+  const groups = new Map<string, { environment: Environment; records: Array<DeploymentRecord> }>()
+  for (const record of records) {
+    const key = `${record.logical_environment}\n${record.physical_environment}`
+    let group = groups.get(key)
+    if (group === undefined) {
+      groups.set(key, group = { environment: { logical: record.logical_environment, physical: record.physical_environment }, records: [] })
+    }
+    group.records.push(record)
+  }
+  return groups.values()
+}
 
 const byDeploymentName = (a: DeploymentRecord, b: DeploymentRecord): number =>
   a.deployment_name < b.deployment_name ? -1 : a.deployment_name > b.deployment_name ? 1 : 0

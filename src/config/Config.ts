@@ -58,6 +58,8 @@ export interface ControllerConfig {
   /** `-kubeconfig`; none means KUBECONFIG, then in-cluster, then ~/.kube/config. */
   readonly kubeconfig: Option.Option<string>
   readonly namespaces: NamespaceScope
+  /** `-namespace-selector`: only namespaces whose labels match are reported. */
+  readonly namespaceSelector: Option.Option<string>
   /** `-workers`, 1..100. */
   readonly workers: number
   /** `-metrics-port`, 1..65535. */

@@ -40,7 +40,13 @@ export const FLAGS = [
     kind: "string",
     description: "comma-separated namespaces not to watch; cannot be combined with -namespace"
   },
-  { name: "workers", kind: "int", default: "2", description: "number of workers processing pod events, 1..100" },
+  {
+    name: "namespace-selector",
+    kind: "string",
+    description:
+      "report only namespaces whose labels match this label selector (e.g. tracking=on); applies with -namespace and -exclude-namespaces; needs list and watch on namespaces"
+  },
+  { name: "workers", kind: "int", default: "2", description: "number of workers reconciling workloads, 1..100" },
   { name: "metrics-port", kind: "int", default: "9090", description: "port of the metrics endpoint, 1..65535" },
   {
     name: "dry-run",

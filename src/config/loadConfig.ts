@@ -39,6 +39,7 @@ export const loadConfig = (
     const config: ControllerConfig = {
       kubeconfig: Option.fromNullable(settings["-kubeconfig"]),
       namespaces,
+      namespaceSelector: Option.fromNullable(settings["-namespace-selector"]),
       workers: settings["-workers"],
       metricsPort: settings["-metrics-port"],
       org: settings.GITHUB_ORG,

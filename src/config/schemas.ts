@@ -3,6 +3,7 @@ import type { LogLevelName } from "./Config.ts"
 import { isLocalHost, maskUserInfo, normaliseBaseUrl } from "./baseUrl.ts"
 import { shown } from "./errors.ts"
 import { templateProblem } from "../record/deploymentName.ts"
+import { labelSelectorProblem } from "./labelSelector.ts"
 
 /**
  * One schema per kind of setting, each decoding the text of a flag or an
@@ -69,6 +70,14 @@ const NamespaceLabel = Schema.String.pipe(Schema.maxLength(63), Schema.pattern(/
 const LABEL_RULE = "an RFC 1123 label: at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit"
 
 export const NamespaceName: Schema.Schema<string, string> = withRule(NamespaceLabel, `must be a namespace name, ${LABEL_RULE}`)
+
+/** A Kubernetes label selector (checked for syntax; the API server applies it). */
+export const LabelSelectorText: Schema.Schema<string, string> = Schema.Trim.pipe(
+  Schema.filter((text) => {
+    const problem = labelSelectorProblem(text)
+    return problem === undefined ? true : `must be a label selector such as tracking=on or env in (prod, staging): it ${problem}`
+  })
+)
 
 /** Comma-separated; items are trimmed, empty items and repeats dropped. */
 export const NamespaceList: Schema.Schema<ReadonlyArray<string>, string> = Schema.transform(

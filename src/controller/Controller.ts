@@ -8,6 +8,7 @@ import { controllingOwner } from "../kube/ownerReferences.ts"
 import { PodWatch } from "../kube/PodWatch.ts"
 import type { Delta } from "../kube/Reflector.ts"
 import { podKey, type SlimPod } from "../kube/SlimPod.ts"
+import { NamespaceWatch } from "../kube/NamespaceWatch.ts"
 import { WorkloadWatches } from "../kube/WorkloadWatches.ts"
 import { DeploymentLedger } from "../ledger/DeploymentLedger.ts"
 import { continueTrace, type EventTrace, SpanAttribute, SpanName, traceAbandoned, traceReceipt, traceRequeue } from "../observability/eventTrace.ts"
@@ -20,7 +21,7 @@ import { makePodAttributor } from "../workload/PodAttributor.ts"
 import type { DesiredRecord } from "./planChanges.ts"
 import { Reconciler } from "./Reconciler.ts"
 import { RecordSender } from "./RecordSender.ts"
-import { countTrigger, mergeCounts, podTrigger, type Trigger, type TriggerCounts, workloadTrigger } from "./triggers.ts"
+import { countTrigger, mergeCounts, namespaceChanged, podTrigger, type Trigger, type TriggerCounts, workloadTrigger } from "./triggers.ts"
 import { makeWorkQueue } from "./WorkQueue.ts"
 import { WorkloadIndex } from "./WorkloadIndex.ts"
 
@@ -93,6 +94,7 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   const gate = yield* RateLimitGate
   const pods = yield* PodWatch
   const workloads = yield* WorkloadWatches
+  const namespaces = yield* NamespaceWatch
   const index = yield* WorkloadIndex
   const ledger = yield* DeploymentLedger
   const reconciler = yield* Reconciler
@@ -196,6 +198,22 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
       case "Delete":
         return trigger(keyOfWorkload(delta.last), "WORKLOAD_DELETED")
     }
+  }
+
+  /**
+   * A Namespace changed (its environments, its opt-out, whether the
+   * selector takes it): every workload key in it is reconciled again.
+   */
+  const applyNamespaceDelta = (delta: Delta<ObjectMeta>): Effect.Effect<void> => {
+    if (!started || delta._tag === "Synced") return Effect.void
+    if (delta._tag === "Upsert" && delta.previous !== undefined && !namespaceChanged(delta.previous, delta.current)) return Effect.void
+    const name = delta._tag === "Upsert" ? delta.current.name : delta.last.name
+    const prefix = workloadKey(name, "")
+    return Effect.forEach(
+      [...allKeys()].filter((key) => key.startsWith(prefix)),
+      (key) => trigger(key, delta._tag === "Delete" ? "NAMESPACE_DELETED" : "NAMESPACE_UPDATED"),
+      { discard: true }
+    )
   }
 
   /** Every key the loop knows: of running pods, of names reported, and of events waiting. */
@@ -321,6 +339,7 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   // Waiting out a GitHub rate limit is not a wedged worker.
   yield* liveness.holdUp(gate.openAt)
   yield* FiberSet.run(watchFibers, workloads.deltas.pipe(Stream.runForEach(applyWorkloadDelta)))
+  yield* FiberSet.run(watchFibers, namespaces.deltas.pipe(Stream.runForEach(applyNamespaceDelta)))
   yield* metrics.onScrape(updateGauges)
 
   // Shutdown order: stop watching, let the workers finish what is queued
@@ -347,13 +366,15 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   const syncTimeout = new CacheSyncTimeout({
     message: `the caches did not sync within ${
       Duration.format(CACHE_SYNC_TIMEOUT)
-    }: check that the API server is reachable and that RBAC lets this service account list and watch pods, deployments, daemonsets, statefulsets, jobs and cronjobs`
+    }: check that the API server is reachable and that RBAC lets this service account list and watch pods, namespaces, deployments, daemonsets, statefulsets, jobs and cronjobs`
   })
   const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(CACHE_SYNC_TIMEOUT)
   const untilDeadline = Effect.map(Clock.currentTimeMillis, (now) => Duration.millis(Math.max(0, deadline - now)))
   // Workloads first: pods are attributed from their caches (a Deployment's
   // pods need no read at all once its Deployment is cached).
-  yield* workloads.synced.pipe(Effect.timeoutFail({ duration: CACHE_SYNC_TIMEOUT, onTimeout: () => syncTimeout }))
+  yield* Effect.all([workloads.synced, namespaces.synced], { concurrency: "unbounded", discard: true }).pipe(
+    Effect.timeoutFail({ duration: CACHE_SYNC_TIMEOUT, onTimeout: () => syncTimeout })
+  )
   yield* FiberSet.run(
     watchFibers,
     pods.deltas.pipe(

@@ -2,6 +2,7 @@ import { Layer } from "effect"
 import { BulkSync } from "../bulk/BulkSync.ts"
 import { GitHubAuthLive } from "../github/GitHubAuth.ts"
 import { MetadataReader } from "../kube/MetadataReader.ts"
+import { NamespaceWatchLive } from "../kube/NamespaceWatch.ts"
 import { PodWatchLive } from "../kube/PodWatch.ts"
 import { WorkloadWatchesLive } from "../kube/WorkloadWatches.ts"
 import { DeploymentLedger } from "../ledger/DeploymentLedger.ts"
@@ -23,6 +24,8 @@ import { WorkloadIndex } from "./WorkloadIndex.ts"
 export const ControllerAppLive = ControllerLive.pipe(
   Layer.provide(Layer.mergeAll(Reconciler.Default, BulkSync.Default, DeployedStatePersistence.Default)),
   Layer.provideMerge(Layer.mergeAll(RecordBuilder.Default, RecordSender.Default, MetadataReader.Default)),
-  Layer.provideMerge(Layer.mergeAll(PodWatchLive, WorkloadWatchesLive, WorkloadIndex.Default, DeploymentLedger.Default)),
+  Layer.provideMerge(
+    Layer.mergeAll(PodWatchLive, WorkloadWatchesLive, NamespaceWatchLive, WorkloadIndex.Default, DeploymentLedger.Default)
+  ),
   Layer.provide(Layer.merge(GitHubAuthLive, WorkloadEvents.None))
 )

@@ -2,16 +2,21 @@ import { Clock, Effect } from "effect"
 import { Config } from "../config/Config.ts"
 import type { KubeApiError } from "../kube/KubeApi.ts"
 import { MetadataReader } from "../kube/MetadataReader.ts"
+import { NamespaceWatch } from "../kube/NamespaceWatch.ts"
 import { PodWatch } from "../kube/PodWatch.ts"
 import { watchedKind } from "../kube/resources.ts"
 import { WorkloadWatches } from "../kube/WorkloadWatches.ts"
 import { DeploymentLedger, type LedgerEntry } from "../ledger/DeploymentLedger.ts"
+import { IGNORE_KEY, isIgnored, LOGICAL_ENVIRONMENT_KEY } from "../metadata/trackerAnnotations.ts"
 import { SpanAttribute, withRecordBuildSpan } from "../observability/eventTrace.ts"
+import { Metrics } from "../observability/Metrics.ts"
 import { renderDeploymentName } from "../record/deploymentName.ts"
+import { recordIdentity } from "../record/recordIdentity.ts"
 import { sameRecord } from "../record/sameRecord.ts"
 import { type Anchor, parseWorkloadKey, type WorkloadOwner } from "../workload/Attribution.ts"
 import { type PodUnderWorkload, viewWorkload, type WorkloadView } from "./desiredState.ts"
 import { makeKeyedMutex } from "./KeyedMutex.ts"
+import { namespaceView, type NamespaceView } from "./namespacePolicy.ts"
 import { type Change, type DesiredRecord, planChanges, presenceNeeded, type WorkloadState } from "./planChanges.ts"
 import { RecordBuilder } from "./RecordBuilder.ts"
 import { RecordSender, type SendOutcome } from "./RecordSender.ts"
@@ -50,6 +55,9 @@ export class Reconciler extends Effect.Service<Reconciler>()("deployment-tracker
     const ledger = yield* DeploymentLedger
     const builder = yield* RecordBuilder
     const sender = yield* RecordSender
+    const namespaces = yield* NamespaceWatch
+    const metrics = yield* Metrics
+    const defaults = { logical: config.logicalEnvironment, physical: config.physicalEnvironment }
     // One post per deployment_name in flight: keys own their names, but a
     // template without {{namespace}} or {{deploymentName}} can share one.
     const names = yield* makeKeyedMutex
@@ -76,16 +84,59 @@ export class Reconciler extends Effect.Service<Reconciler>()("deployment-tracker
     const anchorAnnotations = (anchor: Anchor) =>
       anchor.watched ? watches.lookup(anchor.kind, anchor.namespace, anchor.name)?.annotations : undefined
 
-    /** The records the chosen containers call for (one per name; a record that cannot be built is left out). */
-    const desiredRecords = (view: WorkloadView) =>
+    /**
+     * Whether the key's names are reported, and under which environments:
+     * its Namespace (selection, environments, opt-out) and its workload
+     * object's opt-out (see namespacePolicy.ts).
+     */
+    const namespaceOf = (key: string, anchors: ReadonlyArray<Anchor>, view: WorkloadView) =>
+      Effect.gen(function*() {
+        const { namespace } = parseWorkloadKey(key)
+        const ignored = anchors.some((anchor) => isIgnored(anchorAnnotations(anchor))) ||
+          [...view.chosen.values()].some((chosen) => chosen.attribution.ownerAnnotations.some(isIgnored))
+        const decided = namespaceView({
+          watched: namespaces.mode === "on",
+          selector: namespaces.selector,
+          namespace: namespaces.lookup(namespace),
+          workloadAnnotations: ignored ? { [IGNORE_KEY]: "true" } : undefined,
+          defaults
+        })
+        for (const dropped of decided.dropped) {
+          metrics.annotationInvalid(dropped.key === LOGICAL_ENVIRONMENT_KEY ? "logical-environment" : "physical-environment")
+          yield* Effect.logWarning("Invalid Namespace annotation ignored; the tracker's own environment is used").pipe(
+            Effect.annotateLogs({ namespace, annotation: dropped.key, reason: dropped.reason })
+          )
+        }
+        return decided.view
+      })
+
+    /** The records the chosen containers call for, by identity (a record that cannot be built is left out). */
+    const desiredRecords = (view: WorkloadView, namespace: NamespaceView) =>
       Effect.gen(function*() {
         const desired = new Map<string, DesiredRecord>()
-        for (const [name, chosen] of view.chosen) {
-          const record = yield* builder.build(chosen, anchorAnnotations(chosen.attribution.anchor))
-          if (record !== undefined) desired.set(name, { record, owner: ownerOf(chosen.attribution.anchor), standing: chosen.standing })
+        if (namespace._tag !== "Reported") return desired
+        for (const chosen of view.chosen.values()) {
+          const record = yield* builder.build(chosen, anchorAnnotations(chosen.attribution.anchor), namespace.environment)
+          if (record !== undefined) {
+            desired.set(recordIdentity(record), { record, owner: ownerOf(chosen.attribution.anchor), standing: chosen.standing })
+          }
         }
         return desired
       }).pipe(withRecordBuildSpan)
+
+    /** Reported records the workload no longer stands for: all when excluded, those of another environment when it moved. */
+    const retiredOf = (reported: ReadonlyMap<string, LedgerEntry>, namespace: NamespaceView): ReadonlySet<string> => {
+      const retired = new Set<string>()
+      for (const [identity, entry] of reported) {
+        if (namespace._tag === "Excluded") retired.add(identity)
+        else if (
+          namespace._tag === "Reported" &&
+          (entry.record.logical_environment !== namespace.environment.logical ||
+            entry.record.physical_environment !== namespace.environment.physical)
+        ) retired.add(identity)
+      }
+      return retired
+    }
 
     /** The objects that say whether the workload exists: its pods' anchors and the owners its names were reported under. */
     const anchorsOf = (view: WorkloadView, key: string): ReadonlyArray<Anchor> => {
@@ -129,9 +180,9 @@ export class Reconciler extends Effect.Service<Reconciler>()("deployment-tracker
       })
 
     const apply = (key: string, change: Change): Effect.Effect<SendOutcome> => {
-      const name = change._tag === "Adopt" ? change.deploymentName : change.record.deployment_name
+      const identity = change._tag === "Adopt" ? change.identity : recordIdentity(change.record)
       return Effect.gen(function*() {
-        const current = ledger.get(name)
+        const current = ledger.get(identity)
         switch (change._tag) {
           case "Adopt":
             if (current !== undefined && current.key === key) ledger.put({ ...current, owner: change.owner })
@@ -153,19 +204,27 @@ export class Reconciler extends Effect.Service<Reconciler>()("deployment-tracker
             if (current === undefined || current.key !== key) return "accepted" as const
             const outcome = yield* sender.send(change.record, current.owner)
             // Declined (no attestation, refused) is final too: there is nothing left to take back.
-            if (outcome !== "retry") ledger.remove(name)
+            if (outcome !== "retry") ledger.remove(identity)
             return outcome
           }
         }
-      }).pipe(names.withKey(name))
+      }).pipe(names.withKey(identity))
     }
 
     const reconcile = (key: string): Effect.Effect<ReconcileOutcome> =>
       Effect.gen(function*() {
         const view = viewOf(key)
-        const state: WorkloadState = { desired: yield* desiredRecords(view), reported: ledger.entriesOf(key), live: view.live }
+        const anchors = anchorsOf(view, key)
+        const namespace = yield* namespaceOf(key, anchors, view)
+        const reported = ledger.entriesOf(key)
+        const state: WorkloadState = {
+          desired: yield* desiredRecords(view, namespace),
+          reported,
+          live: view.live,
+          retired: retiredOf(reported, namespace)
+        }
         // Without the question, "present" changes nothing (see presenceNeeded).
-        const presence = presenceNeeded(state) ? yield* workloadPresent(anchorsOf(view, key)) : "watched"
+        const presence = presenceNeeded(state) ? yield* workloadPresent(anchors) : "watched"
         const changes = planChanges(state, presence !== "absent")
         yield* Effect.annotateCurrentSpan(SpanAttribute.recordCount, changes.length)
         const outcomes = yield* Effect.forEach(changes, (change) => apply(key, change))
@@ -189,8 +248,9 @@ export class Reconciler extends Effect.Service<Reconciler>()("deployment-tracker
       Effect.gen(function*() {
         const view = viewOf(key)
         if (view.chosen.size === 0) return []
-        const desired = yield* desiredRecords(view)
-        const chosenPresent = [...desired.values()].some((d) => d.standing === "finished") && presentInCache(anchorsOf(view, key))
+        const anchors = anchorsOf(view, key)
+        const desired = yield* desiredRecords(view, yield* namespaceOf(key, anchors, view))
+        const chosenPresent = [...desired.values()].some((d) => d.standing === "finished") && presentInCache(anchors)
         return [...desired.values()].filter((d) => d.standing === "running" || chosenPresent)
       }).pipe(Effect.annotateLogs({ workload: key }))
 

@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import { Config } from "../config/Config.ts"
 import { type AnnotationMap, aggregateAnnotations, GITHUB_REPOSITORY_KEY, RUNTIME_RISKS_KEY } from "../metadata/annotations.ts"
+import type { Environment } from "../metadata/trackerAnnotations.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
 import { recordFor } from "../record/buildRecords.ts"
@@ -12,9 +13,9 @@ const annotationKind = (key: string) =>
 
 /**
  * The `deployed` record of a chosen container: its image, the name the
- * template gives it, and the annotation metadata of its pod and owner
- * chain (`anchorAnnotations` are the workload object's own, read from its
- * cache). What cannot be sent is logged and counted: a record the API
+ * template gives it, the environments of its Namespace, and the annotation
+ * metadata of its pod and owner chain (`anchorAnnotations` are the workload
+ * object's own, read from its cache). What cannot be sent is logged and counted: a record the API
  * would reject, an invalid annotation (left out; the record still goes).
  * One stage, used by the workers and the start-up bulk sync alike.
  */
@@ -24,7 +25,11 @@ export class RecordBuilder extends Effect.Service<RecordBuilder>()("deployment-t
     const metrics = yield* Metrics
     const events = yield* WorkloadEvents
 
-    const build = (chosen: ChosenContainer, anchorAnnotations: AnnotationMap): Effect.Effect<DeploymentRecord | undefined> =>
+    const build = (
+      chosen: ChosenContainer,
+      anchorAnnotations: AnnotationMap,
+      environment: Environment
+    ): Effect.Effect<DeploymentRecord | undefined> =>
       Effect.gen(function*() {
         const { attribution, container, pod } = chosen
         const metadata = aggregateAnnotations([pod.annotations, ...attribution.ownerAnnotations, anchorAnnotations])
@@ -39,8 +44,8 @@ export class RecordBuilder extends Effect.Service<RecordBuilder>()("deployment-t
           status: "deployed",
           workloadName: attribution.workloadName,
           template: config.deploymentNameTemplate,
-          logicalEnvironment: config.logicalEnvironment,
-          physicalEnvironment: config.physicalEnvironment,
+          logicalEnvironment: environment.logical,
+          physicalEnvironment: environment.physical,
           cluster: config.cluster,
           runtimeRisks: metadata.runtimeRisks,
           tags: metadata.tags,

@@ -1,4 +1,5 @@
 import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
+import { recordIdentity } from "../record/recordIdentity.ts"
 import { sameRecord } from "../record/sameRecord.ts"
 import type { WorkloadOwner } from "../workload/Attribution.ts"
 import type { Standing } from "./desiredState.ts"
@@ -16,7 +17,13 @@ import type { Standing } from "./desiredState.ts"
  *   between pods), and is `decommissioned` once neither holds: the object is
  *   gone (or being deleted) and no pod that ran under the name still runs.
  *   A pod orphaned by `--cascade=orphan` still runs, so its names stay.
+ * - A record the workload no longer stands for at all (`retired`: it opted
+ *   out, its Namespace left the selection, or its Namespace's environment
+ *   changed and the name moved to another record) is `decommissioned` at
+ *   once.
  * - Nothing is sent for what GitHub was already told.
+ *
+ * Records are keyed by identity (recordIdentity: environments and name).
  */
 
 export interface DesiredRecord {
@@ -36,13 +43,15 @@ export type Change =
   /** Post `record` (decommissioned, the last reported one with its status changed). */
   | { readonly _tag: "Decommission"; readonly record: DeploymentRecord }
   /** Nothing to send, but the name's owner changed (a recreated workload): remember the new one. */
-  | { readonly _tag: "Adopt"; readonly deploymentName: string; readonly owner: WorkloadOwner }
+  | { readonly _tag: "Adopt"; readonly identity: string; readonly owner: WorkloadOwner }
 
 export interface WorkloadState {
   readonly desired: ReadonlyMap<string, DesiredRecord>
   readonly reported: ReadonlyMap<string, ReportedRecord>
   /** A pod of the workload neither being deleted nor finished. */
   readonly live: boolean
+  /** Reported records to decommission whatever else holds. */
+  readonly retired?: ReadonlySet<string>
 }
 
 const sameOwnerObject = (left: WorkloadOwner, right: WorkloadOwner): boolean =>
@@ -57,8 +66,8 @@ const sameOwnerObject = (left: WorkloadOwner, right: WorkloadOwner): boolean =>
 export const presenceNeeded = (state: WorkloadState): boolean => {
   for (const desired of state.desired.values()) if (desired.standing === "finished") return true
   if (state.live) return false
-  for (const name of state.reported.keys()) {
-    if (state.desired.get(name)?.standing !== "running") return true
+  for (const identity of state.reported.keys()) {
+    if (state.retired?.has(identity) !== true && state.desired.get(identity)?.standing !== "running") return true
   }
   return false
 }
@@ -66,22 +75,24 @@ export const presenceNeeded = (state: WorkloadState): boolean => {
 export const planChanges = (state: WorkloadState, present: boolean): ReadonlyArray<Change> => {
   const changes: Array<Change> = []
   const covered = new Set<string>()
-  for (const [name, desired] of state.desired) {
+  for (const [identity, desired] of state.desired) {
     if (desired.standing === "finished" && !present) continue
-    covered.add(name)
-    const reported = state.reported.get(name)
+    covered.add(identity)
+    const reported = state.reported.get(identity)
     if (reported === undefined || !sameRecord(reported.record, desired.record)) {
       changes.push({ _tag: "Deploy", record: desired.record, owner: desired.owner })
     } else if (!sameOwnerObject(reported.owner, desired.owner)) {
-      changes.push({ _tag: "Adopt", deploymentName: name, owner: desired.owner })
+      changes.push({ _tag: "Adopt", identity, owner: desired.owner })
     }
   }
-  if (!state.live && !present) {
-    for (const [name, reported] of state.reported) {
-      if (!covered.has(name)) changes.push({ _tag: "Decommission", record: { ...reported.record, status: "decommissioned" } })
+  const gone = !state.live && !present
+  for (const [identity, reported] of state.reported) {
+    if (covered.has(identity)) continue
+    if (gone || state.retired?.has(identity) === true) {
+      changes.push({ _tag: "Decommission", record: { ...reported.record, status: "decommissioned" } })
     }
   }
   return changes.sort((a, b) => nameOf(a) < nameOf(b) ? -1 : nameOf(a) > nameOf(b) ? 1 : 0)
 }
 
-const nameOf = (change: Change): string => change._tag === "Adopt" ? change.deploymentName : change.record.deployment_name
+const nameOf = (change: Change): string => change._tag === "Adopt" ? change.identity : recordIdentity(change.record)

@@ -14,9 +14,19 @@ import { isTerminalPhase } from "./desiredState.ts"
  * - DELETED: a pod went away.
  * - WORKLOAD_DELETED: a watched workload was deleted or its deletion began.
  * - WORKLOAD_UPDATED: a watched workload appeared or its annotations changed.
+ * - NAMESPACE_UPDATED, NAMESPACE_DELETED: the workload's Namespace changed
+ *   (environments, opt-out, selected or not) or went.
  * - RESYNC: every key again (at start and each `-resync-period`).
  */
-export type Trigger = "CREATED" | "UPDATED" | "DELETED" | "WORKLOAD_DELETED" | "WORKLOAD_UPDATED" | "RESYNC"
+export type Trigger =
+  | "CREATED"
+  | "UPDATED"
+  | "DELETED"
+  | "WORKLOAD_DELETED"
+  | "WORKLOAD_UPDATED"
+  | "NAMESPACE_UPDATED"
+  | "NAMESPACE_DELETED"
+  | "RESYNC"
 
 /** How many events of each trigger a queued key stands for. */
 export type TriggerCounts = Partial<Record<Trigger, number>>
@@ -66,3 +76,7 @@ export const workloadTrigger = (previous: ObjectMeta | undefined, current: Objec
     ? "WORKLOAD_UPDATED"
     : undefined
 }
+
+/** Whether a Namespace change matters: its annotations (environments, opt-out) or its identity. */
+export const namespaceChanged = (previous: ObjectMeta, current: ObjectMeta): boolean =>
+  previous.uid !== current.uid || JSON.stringify(previous.annotations) !== JSON.stringify(current.annotations)

@@ -27,12 +27,13 @@ export const metaKey = (meta: ObjectMeta): string => objectKey(meta.kind, meta.n
 /**
  * A PartialObjectMetadata (or a full object) -> ObjectMeta. `kind` comes
  * from the caller: PartialObjectMetadata carries `kind: PartialObjectMetadata`.
+ * Cluster-scoped objects (Namespaces) have no namespace: pass the one to use.
  */
-export const projectObjectMeta = (kind: string, raw: unknown): Projection<ObjectMeta> => {
+export const projectObjectMeta = (kind: string, raw: unknown, clusterScoped?: string): Projection<ObjectMeta> => {
   if (!isObject(raw)) return { ok: false, reason: "not an object" }
   const metadata = raw["metadata"]
   if (!isObject(metadata)) return { ok: false, reason: "metadata is missing" }
-  const namespace = stringField(metadata, "namespace")
+  const namespace = stringField(metadata, "namespace") ?? clusterScoped
   if (namespace === undefined) return { ok: false, reason: "metadata.namespace is missing" }
   const name = stringField(metadata, "name")
   if (name === undefined) return { ok: false, reason: "metadata.name is missing" }

@@ -23,6 +23,7 @@ export interface ReflectorOptions<T> {
   /** Collection path, e.g. `/api/v1/pods` or `/api/v1/namespaces/x/pods`. */
   readonly path: string
   readonly fieldSelector?: string | undefined
+  readonly labelSelector?: string | undefined
   /** `metadata` lists and watches through the metadata API (only `metadata` travels). */
   readonly representation?: Representation
   readonly project: (raw: unknown) => Projection<T>
@@ -113,9 +114,10 @@ export const makeReflector = <T>(options: ReflectorOptions<T>) =>
     const onInvalid = options.onInvalid ?? (() => Effect.void)
     const onRestart = options.onRestart ?? (() => Effect.void)
     const readOptions: ReadOptions = options.representation === undefined ? {} : { as: options.representation }
-    const selector: Query = options.fieldSelector !== undefined && options.fieldSelector !== ""
-      ? { fieldSelector: options.fieldSelector }
-      : {}
+    const selector: Query = {
+      ...(options.fieldSelector !== undefined && options.fieldSelector !== "" ? { fieldSelector: options.fieldSelector } : {}),
+      ...(options.labelSelector !== undefined && options.labelSelector !== "" ? { labelSelector: options.labelSelector } : {})
+    }
 
     let store = new Map<string, T>()
     let resourceVersion = ""

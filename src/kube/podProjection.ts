@@ -1,3 +1,5 @@
+import { ANNOTATION_PREFIX } from "../metadata/annotations.ts"
+import { TRACKER_ANNOTATION_PREFIX } from "../metadata/trackerAnnotations.ts"
 import type { Interner } from "./Interner.ts"
 import type { PodPhase, SlimContainer, SlimOwnerReference, SlimPod } from "./SlimPod.ts"
 
@@ -17,7 +19,6 @@ export type ProjectionResult =
   | { readonly ok: true; readonly pod: SlimPod }
   | { readonly ok: false; readonly reason: string }
 
-const ANNOTATION_PREFIX = "metadata.github.com/"
 const TEMPLATE_HASH_LABEL = "pod-template-hash"
 
 const NO_OWNERS: ReadonlyArray<SlimOwnerReference> = Object.freeze([])
@@ -86,12 +87,12 @@ export const projectOwners = (raw: unknown): ReadonlyArray<SlimOwnerReference> |
   return owners
 }
 
-/** Only `metadata.github.com/*`; undefined when there are none (the usual case). */
+/** Only `metadata.github.com/*` and the tracker's own `deployment-tracker/*`; undefined when there are none (the usual case). */
 export const projectAnnotations = (raw: unknown): Record<string, string> | undefined => {
   if (!isObject(raw)) return undefined
   let kept: Record<string, string> | undefined
   for (const key in raw) {
-    if (!key.startsWith(ANNOTATION_PREFIX)) continue
+    if (!key.startsWith(ANNOTATION_PREFIX) && !key.startsWith(TRACKER_ANNOTATION_PREFIX)) continue
     const value = raw[key]
     if (typeof value !== "string") continue
     if (kept === undefined) kept = {}

@@ -82,15 +82,24 @@ export interface RbacRule {
 }
 
 /**
- * What the controller reads, for checking the manifest's ClusterRole: pods
- * and the watched kinds are listed and watched; ReplicaSets and Argo
+ * What the controller reads, for checking the manifest's ClusterRole: pods,
+ * namespaces and the watched kinds are listed and watched; ReplicaSets and Argo
  * Rollouts are read one by one. Any other custom owner of ReplicaSets needs
  * its own `get` rule, or its pods are named after the ReplicaSet.
  */
 export const READ_RBAC_RULES: ReadonlyArray<RbacRule> = [
   { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+  { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["apps"], resources: ["deployments", "daemonsets", "statefulsets"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["apps"], resources: ["replicasets"], verbs: ["get"] },
   { apiGroups: ["batch"], resources: ["jobs", "cronjobs"], verbs: ["get", "list", "watch"] },
   { apiGroups: ["argoproj.io"], resources: ["rollouts"], verbs: ["get"] }
 ]
+
+export const NAMESPACES: ResourceKind = { kind: "Namespace", apiVersion: "v1", plural: "namespaces" }
+
+/** The Namespaces collection for a scope: all, or the one of `-namespace` (an exclude list is applied to pods, not here). */
+export const namespaceCollection = (scope: NamespaceScope): { readonly path: string; readonly fieldSelector: string | undefined } => ({
+  path: "/api/v1/namespaces",
+  fieldSelector: scope._tag === "Only" ? `metadata.name=${scope.namespace}` : undefined
+})

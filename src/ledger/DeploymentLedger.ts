@@ -1,12 +1,14 @@
 import { Effect } from "effect"
 import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
+import { recordIdentity } from "../record/recordIdentity.ts"
 import type { WorkloadOwner } from "../workload/Attribution.ts"
 
 /**
- * What GitHub was last told, per deployment_name: the names currently
- * reported `deployed`, each with the record GitHub accepted, the workload
- * key it belongs to and the workload object it was found under. A name
- * that is decommissioned leaves the ledger.
+ * What GitHub was last told, per record (deployment_name in its logical and
+ * physical environment, see recordIdentity): the names currently reported
+ * `deployed`, each with the record GitHub accepted, the workload key it
+ * belongs to and the workload object it was found under. A name that is
+ * decommissioned leaves the ledger.
  *
  * The reconcile loop compares a workload's desired records with its
  * entries here and sends only the difference (controller/planChanges.ts);
@@ -40,11 +42,11 @@ export class DeploymentLedger extends Effect.Service<DeploymentLedger>()("deploy
     }
 
     return {
-      get: (deploymentName: string): LedgerEntry | undefined => byName.get(deploymentName),
-      /** The names reported under a workload key. */
+      get: (identity: string): LedgerEntry | undefined => byName.get(identity),
+      /** The records reported under a workload key, by identity. */
       entriesOf: (key: string): ReadonlyMap<string, LedgerEntry> => byKey.get(key) ?? EMPTY,
       put: (entry: LedgerEntry): void => {
-        const name = entry.record.deployment_name
+        const name = recordIdentity(entry.record)
         unlink(name)
         byName.set(name, entry)
         let names = byKey.get(entry.key)
@@ -52,9 +54,9 @@ export class DeploymentLedger extends Effect.Service<DeploymentLedger>()("deploy
         names.set(name, entry)
         revision++
       },
-      remove: (deploymentName: string): void => {
-        if (!byName.has(deploymentName)) return
-        unlink(deploymentName)
+      remove: (identity: string): void => {
+        if (!byName.has(identity)) return
+        unlink(identity)
         revision++
       },
       keys: (): IterableIterator<string> => byKey.keys(),

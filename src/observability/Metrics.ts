@@ -50,7 +50,7 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
     )
     const annotationsInvalid = labelledCounter(
       "deployment_tracker_annotations_invalid_total",
-      "metadata.github.com/* annotation values left out of records because they are invalid, by annotation (runtime-risks, tag, github-repository)",
+      "Annotation values left out because they are invalid, by annotation (runtime-risks, tag, github-repository of metadata.github.com/*; a Namespace's logical-environment, physical-environment)",
       "annotation"
     )
     const recordsDryRun = labelledCounter(
@@ -167,7 +167,9 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
       postHardFail: counter("deptracker_post_record_hard_fail", "The total number of hard post failures"),
       postClientError: counter("deptracker_post_record_client_error", "The total number of non-retryable client failures"),
       recordInvalid: (field: string) => recordsInvalid.inc({ field }),
-      annotationInvalid: (annotation: "runtime-risks" | "tag" | "github-repository") => annotationsInvalid.inc({ annotation }),
+      annotationInvalid: (
+        annotation: "runtime-risks" | "tag" | "github-repository" | "logical-environment" | "physical-environment"
+      ) => annotationsInvalid.inc({ annotation }),
       recordDryRun: (status: "deployed" | "decommissioned") => recordsDryRun.inc({ status }),
       bulkSync: (outcome: string, counts: Readonly<Record<"submitted" | "seen" | "rejected" | "invalid" | "not_sent", number>>) => {
         bulkSyncRuns.inc({ outcome })

@@ -2,6 +2,7 @@ import { Duration, Effect, Either, Option, Schedule } from "effect"
 import { Config } from "../config/Config.ts"
 import { DeploymentLedger, type LedgerEntry } from "../ledger/DeploymentLedger.ts"
 import { Metrics } from "../observability/Metrics.ts"
+import { recordIdentity } from "../record/recordIdentity.ts"
 import { parseWorkloadKey, workloadKey } from "../workload/Attribution.ts"
 import { budgetFor, decodeState, encodeState, type RememberedName, stateKey, type StateScope } from "./deployedState.ts"
 import { isForbidden, makeStateConfigMap, type StateConfigMap, type StateConfigMapError } from "./StateConfigMap.ts"
@@ -195,7 +196,7 @@ export class DeployedStatePersistence extends Effect.Service<DeployedStatePersis
           }
           const names = loaded.right
           for (const name of names) {
-            if (ledger.get(name.record.deployment_name) === undefined) ledger.put(ledgerEntry(name))
+            if (ledger.get(recordIdentity(name.record)) === undefined) ledger.put(ledgerEntry(name))
           }
           yield* Effect.logInfo("State loaded").pipe(Effect.annotateLogs({ names: names.length }))
           if (config.dryRun) return

@@ -52,10 +52,12 @@ const RuntimeRisk = Schema.Literal("critical-resource", "internet-exposed", "lat
 
 /**
  * A record as stored: the status is implied (every stored name is
- * deployed), the logical environment and cluster are the document's scope.
+ * deployed), the cluster is the document's scope, and so is the logical
+ * environment unless a Namespace's annotation gave the record another.
  */
 const StoredRecord = Schema.Struct({
   name: Schema.String,
+  logical_environment: Schema.optionalWith(Schema.String, { exact: true }),
   digest: Schema.String,
   version: Schema.optionalWith(Schema.String, { exact: true }),
   physical_environment: Schema.String,
@@ -154,7 +156,7 @@ export const decodeState = (scope: StateScope, stored: string): Either.Either<Re
         record: {
           ...stored.record,
           status: "deployed",
-          logical_environment: document.logicalEnvironment,
+          logical_environment: stored.record.logical_environment ?? document.logicalEnvironment,
           cluster: document.cluster
         }
       })))
@@ -168,8 +170,9 @@ export interface EncodedState {
   readonly dropped: number
 }
 
-const storedForm = (remembered: RememberedName) => {
-  const { cluster: _cluster, logical_environment: _environment, status: _status, ...record } = remembered.record
+const storedForm = (scope: StateScope) => (remembered: RememberedName) => {
+  const { cluster: _cluster, logical_environment: environment, status: _status, ...rest } = remembered.record
+  const record = environment === scope.logicalEnvironment ? rest : { ...rest, logical_environment: environment }
   return {
     owner: remembered.owner,
     ...(remembered.workload !== undefined ? { workload: remembered.workload } : {}),
@@ -191,7 +194,7 @@ const utf8Bytes = (text: string) => Buffer.byteLength(text, "utf8")
 export const encodeState = (scope: StateScope, names: ReadonlyArray<RememberedName>, budgetBytes: number): EncodedState => {
   const newestFirst = [...names]
     .sort((a, b) => b.since - a.since || a.record.deployment_name.localeCompare(b.record.deployment_name))
-    .map(storedForm)
+    .map(storedForm(scope))
   const valueOf = (count: number) =>
     compress(JSON.stringify({
       version: STATE_FORMAT_VERSION,

@@ -109,6 +109,16 @@ describe("deployment-tracker process", () => {
           return
         }
         if (url.pathname === "/api/v1/pods") return // watch: stay open, quiet
+        // Namespaces: the pod's own (metadata only), a quiet watch.
+        if (url.pathname === "/api/v1/namespaces") {
+          if (url.searchParams.get("watch") !== null) return
+          res.end(JSON.stringify({
+            kind: "PartialObjectMetadataList",
+            metadata: { resourceVersion: "5" },
+            items: [{ metadata: { name: "default", uid: "ns-uid", resourceVersion: "1" } }]
+          }))
+          return
+        }
         // The workload watches: empty lists (as the metadata API sends them), quiet watches.
         if (/^\/apis\/(apps|batch)\/v1\/(deployments|daemonsets|statefulsets|jobs|cronjobs)$/.test(url.pathname)) {
           if (url.searchParams.get("watch") !== null) return

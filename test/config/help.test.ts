@@ -7,6 +7,7 @@ const FLAGS: ReadonlyArray<readonly [string, string | undefined]> = [
   ["-kubeconfig", undefined],
   ["-namespace", undefined],
   ["-exclude-namespaces", undefined],
+  ["-namespace-selector", undefined],
   ["-workers", "(default: 2)"],
   ["-metrics-port", "(default: 9090)"],
   ["-dry-run", "(default: false)"],

@@ -34,6 +34,7 @@ describe("defaults", () => {
         tracing: _t,
         deployedState,
         resyncPeriod: _r,
+        namespaceSelector,
         ...plain
       } = config
       expect(plain).toStrictEqual({
@@ -63,8 +64,10 @@ describe("defaults", () => {
         | "tracing"
         | "deployedState"
         | "resyncPeriod"
+        | "namespaceSelector"
       >)
       expect(config.resyncPeriod).toStrictEqual(Option.some(Duration.hours(6)))
+      expect(Option.isNone(namespaceSelector)).toBe(true)
       expect(deployedState).toStrictEqual(Option.some({ configMapName: "deployment-tracker-state", namespace: "deployment-tracker" }))
       expect(Option.isNone(config.leaderElection)).toBe(true)
       expect(Option.isNone(config.tracing)).toBe(true)
@@ -704,5 +707,20 @@ describe("reconciliation settings", () => {
       expect((yield* load(["-kube-api-qps=0"], BASE_ENV)).config.kubeApiQps).toBe(0)
       expect((yield* load(["-kube-api-burst=0"], BASE_ENV).pipe(Effect.flip)).message).toContain("-kube-api-burst")
       expect((yield* load(["-kube-api-qps=-1"], BASE_ENV).pipe(Effect.flip)).message).toContain("-kube-api-qps")
+    }))
+})
+
+describe("-namespace-selector", () => {
+  it.effect("takes a label selector; a malformed one exits naming the flag and the requirement at fault", () =>
+    Effect.gen(function*() {
+      const ok = ["tracking=on", "env in (prod, staging),!legacy", "team.example.com/owner!=ops", "tier notin (batch)", "monitored"]
+      for (const selector of ok) {
+        expect((yield* load(["-namespace-selector", selector], BASE_ENV)).config.namespaceSelector).toStrictEqual(Option.some(selector))
+      }
+      const bad = ["env in (prod", "a==b==c", "tracking=on,", "bad key=1", "env in prod"]
+      for (const selector of bad) {
+        const refused = yield* load(["-namespace-selector", selector], BASE_ENV).pipe(Effect.flip)
+        expect(refused.message).toContain("-namespace-selector")
+      }
     }))
 })

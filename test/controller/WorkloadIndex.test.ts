@@ -3,6 +3,7 @@ import { Effect } from "effect"
 import { WorkloadIndex } from "../../src/controller/WorkloadIndex.ts"
 import { DeploymentLedger } from "../../src/ledger/DeploymentLedger.ts"
 import { type Anchor, makeAttribution } from "../../src/workload/Attribution.ts"
+import { recordIdentity } from "../../src/record/recordIdentity.ts"
 import { testRecord } from "../support/testRecord.ts"
 
 const anchor = (name: string): Anchor => ({ kind: "Deployment", apiVersion: "apps/v1", namespace: "ns", name, uid: `uid-${name}`, watched: true })
@@ -62,13 +63,13 @@ describe("DeploymentLedger", () => {
       const start = ledger.revision()
       ledger.put(entry("ns/web", "ns/web/app"))
       ledger.put(entry("ns/web", "ns/web/sidecar"))
-      expect([...ledger.entriesOf("ns/web").keys()].sort()).toEqual(["ns/web/app", "ns/web/sidecar"])
+      expect([...ledger.entriesOf("ns/web").values()].map((e) => e.record.deployment_name).sort()).toEqual(["ns/web/app", "ns/web/sidecar"])
       // A shared name (a template without {{deploymentName}}) reported by another key now belongs to it.
       ledger.put(entry("ns/api", "ns/web/app"))
-      expect([...ledger.entriesOf("ns/web").keys()]).toEqual(["ns/web/sidecar"])
-      expect(ledger.get("ns/web/app")?.key).toBe("ns/api")
-      ledger.remove("ns/web/sidecar")
-      ledger.remove("ns/web/sidecar")
+      expect([...ledger.entriesOf("ns/web").values()].map((e) => e.record.deployment_name)).toEqual(["ns/web/sidecar"])
+      expect(ledger.get(recordIdentity(testRecord({ deployment_name: "ns/web/app" })))?.key).toBe("ns/api")
+      ledger.remove(recordIdentity(testRecord({ deployment_name: "ns/web/sidecar" })))
+      ledger.remove(recordIdentity(testRecord({ deployment_name: "ns/web/sidecar" })))
       expect([...ledger.keys()]).toEqual(["ns/api"])
       expect(ledger.size()).toBe(1)
       expect(ledger.revision()).toBe(start + 4)

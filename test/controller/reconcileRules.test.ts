@@ -4,6 +4,7 @@ import { type DesiredRecord, planChanges, presenceNeeded, type ReportedRecord } 
 import type { PodPhase, SlimPod } from "../../src/kube/SlimPod.ts"
 import type { DeploymentRecord } from "../../src/record/DeploymentRecord.ts"
 import { type Anchor, makeAttribution, type WorkloadOwner } from "../../src/workload/Attribution.ts"
+import { recordIdentity } from "../../src/record/recordIdentity.ts"
 import { testRecord } from "../support/testRecord.ts"
 
 // The pure rules of the reconcile loop, shape by shape: which record a
@@ -73,7 +74,8 @@ const desiredOf = (pods: ReadonlyArray<PodUnderWorkload>) => {
   const desired = new Map<string, DesiredRecord>()
   for (const [name, chosen] of view.chosen) {
     const hex = chosen.container.imageID!.slice(-1)
-    desired.set(name, { record: recordOf(name, hex), owner: ownerOf(chosen.attribution.anchor), standing: chosen.standing })
+    const record = recordOf(name, hex)
+    desired.set(recordIdentity(record), { record, owner: ownerOf(chosen.attribution.anchor), standing: chosen.standing })
   }
   return { view, desired }
 }
@@ -100,14 +102,14 @@ const describeChanges = (rows: ReturnType<typeof planChanges>) =>
       case "Decommission":
         return `decommission ${change.record.deployment_name} ${change.record.digest.slice(-1)}`
       case "Adopt":
-        return `adopt ${change.deploymentName}`
+        return `adopt ${change.identity.split("\n")[2]}`
     }
   })
 
 const run = (row: Row) => {
   const { desired, view } = desiredOf(row.pods.map(pod))
   const reported = new Map<string, ReportedRecord>(
-    Object.entries(row.reported ?? {}).map(([name, hex]) => [name, { record: recordOf(name, hex), owner: ownerOf(row.reportedOwner ?? DEPLOYMENT) }])
+    Object.entries(row.reported ?? {}).map(([name, hex]) => [recordIdentity(recordOf(name, hex)), { record: recordOf(name, hex), owner: ownerOf(row.reportedOwner ?? DEPLOYMENT) }])
   )
   const state = { desired, reported, live: view.live }
   return { asks: presenceNeeded(state), changes: describeChanges(planChanges(state, row.present)) }
@@ -324,7 +326,7 @@ describe("the reconcile rules, shape by shape", () => {
 
   it("a record that differs only in its annotations (tags) is sent again", () => {
     const { desired, view } = desiredOf([pod({ name: "p1" })])
-    const reported = new Map<string, ReportedRecord>([[A, {
+    const reported = new Map<string, ReportedRecord>([[recordIdentity(recordOf(A, "a")), {
       record: { ...recordOf(A, "a"), tags: { team: "old" } },
       owner: ownerOf(DEPLOYMENT)
     }]])

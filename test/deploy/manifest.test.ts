@@ -35,6 +35,7 @@ describe("deploy/manifest.yaml", () => {
     const rules = (only(objects, "ClusterRole")["rules"] as Array<Rule>)
     expect(grants(rules)).toEqual(grants([
       { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+      { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "watch"] },
       { apiGroups: ["apps"], resources: ["deployments", "daemonsets", "statefulsets"], verbs: ["get", "list", "watch"] },
       { apiGroups: ["apps"], resources: ["replicasets"], verbs: ["get"] },
       { apiGroups: ["batch"], resources: ["jobs", "cronjobs"], verbs: ["get", "list", "watch"] },

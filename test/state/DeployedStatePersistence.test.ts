@@ -3,6 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Context, Duration, Effect, Either, Exit, Fiber, Layer, Logger, Option, Scope, TestClock } from "effect"
 import { KubeApi } from "../../src/kube/KubeApi.ts"
 import { DeploymentLedger, type LedgerEntry } from "../../src/ledger/DeploymentLedger.ts"
+import { recordIdentity } from "../../src/record/recordIdentity.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { DeployedStatePersistence } from "../../src/state/DeployedStatePersistence.ts"
 import { decodeState, encodeState, type RememberedName, stateKey } from "../../src/state/deployedState.ts"
@@ -11,6 +12,10 @@ import { type FakeConfigMapApi, makeFakeConfigMapApi, STATE } from "./fakeConfig
 import { remembered, SCOPE } from "./fixtures.ts"
 
 const KEY = stateKey(SCOPE)
+
+/** The ledger's key of a name in the fixtures' environments. */
+const id = (deploymentName: string) =>
+  recordIdentity({ logical_environment: SCOPE.logicalEnvironment, physical_environment: "eu-west-1", deployment_name: deploymentName })
 
 /** A ledger entry as a reconcile puts it: the remembered name under its Deployment's key. */
 const entry = (name: RememberedName): LedgerEntry => ({
@@ -131,7 +136,7 @@ describe("DeployedStatePersistence: writing the ledger", () => {
       harness.ledger.put(deployed("api", "app", 2))
       yield* seconds(11)
       expect(storedNames(fake)).toStrictEqual(["shop/api/app", "shop/cart/app"])
-      harness.ledger.remove("shop/cart/app")
+      harness.ledger.remove(id("shop/cart/app"))
       yield* seconds(11)
       expect(storedNames(fake)).toStrictEqual(["shop/api/app"])
     }))
@@ -232,8 +237,8 @@ describe("DeployedStatePersistence: restoring into the ledger", () => {
       expect(after.ledger.size()).toBe(0)
       yield* after.persistence.restore
       expect(ledgerNames(after)).toStrictEqual(["shop/api/app", "shop/cart/app", "shop/cart/sidecar"])
-      for (const e of entries) expect(after.ledger.get(e.record.deployment_name)).toStrictEqual(e)
-      expect([...after.ledger.entriesOf("shop/cart").keys()].sort()).toStrictEqual(["shop/cart/app", "shop/cart/sidecar"])
+      for (const e of entries) expect(after.ledger.get(recordIdentity(e.record))).toStrictEqual(e)
+      expect([...after.ledger.entriesOf("shop/cart").keys()].sort()).toStrictEqual([id("shop/cart/app"), id("shop/cart/sidecar")])
       expect(yield* metric(after, /deployment_tracker_state_operations_total\{operation="load",outcome="ok"\} (\d+)/)).toBe(1)
     }))
 
@@ -254,10 +259,10 @@ describe("DeployedStatePersistence: restoring into the ledger", () => {
 
       const after = yield* start(fake)
       yield* after.persistence.restore
-      expect(after.ledger.get("shop/checkout/app")).toStrictEqual(namedAfterReplicaSet(5))
-      expect([...after.ledger.entriesOf("shop/checkout").keys()]).toStrictEqual(["shop/checkout/app"])
+      expect(after.ledger.get(id("shop/checkout/app"))).toStrictEqual(namedAfterReplicaSet(5))
+      expect([...after.ledger.entriesOf("shop/checkout").keys()]).toStrictEqual([id("shop/checkout/app")])
       expect(after.ledger.entriesOf("shop/checkout-6c8d9f").size).toBe(0)
-      expect(after.ledger.get("shop/cart/app")?.key).toBe("shop/cart")
+      expect(after.ledger.get(id("shop/cart/app"))?.key).toBe("shop/cart")
     }))
 
   it.effect("a name already in the ledger is newer than the remembered one: it is kept, not overwritten", () =>
@@ -268,7 +273,7 @@ describe("DeployedStatePersistence: restoring into the ledger", () => {
       const newer = deployed("cart", "app", 50, "uid-new", "0b".repeat(32))
       harness.ledger.put(newer)
       yield* harness.persistence.restore
-      expect(harness.ledger.get("shop/cart/app")).toStrictEqual(newer)
+      expect(harness.ledger.get(id("shop/cart/app"))).toStrictEqual(newer)
       expect(ledgerNames(harness)).toStrictEqual(["shop/api/app", "shop/cart/app"])
     }))
 
@@ -372,7 +377,7 @@ describe("DeployedStatePersistence: when it must not write", () => {
       yield* harness.persistence.restore
       expect(ledgerNames(harness)).toStrictEqual(["shop/gone/app"])
       // The reconcile decommissions it (in a dry run, only logged) and adds another.
-      harness.ledger.remove("shop/gone/app")
+      harness.ledger.remove(id("shop/gone/app"))
       harness.ledger.put(deployed("cart", "app", 2))
       yield* seconds(30)
       yield* Scope.close(harness.scope, Exit.void)

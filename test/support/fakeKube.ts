@@ -72,6 +72,18 @@ export const metaJson = (
 
 export const watchLine = (type: string, object: unknown) => JSON.stringify({ type, object }) + "\n"
 
+const NAMESPACES = "/api/v1/namespaces"
+
+/** A Namespace as the metadata API sends it (cluster-scoped: no namespace). */
+export const namespaceJson = (name: string, options: { readonly rv?: string; readonly annotations?: Readonly<Record<string, string>> } = {}) => ({
+  apiVersion: "meta.k8s.io/v1",
+  kind: "PartialObjectMetadata",
+  metadata: { name, uid: `uid-ns-${name}`, resourceVersion: options.rv ?? "1", annotations: options.annotations }
+})
+
+/** Unless a test scripts the Namespaces, the cluster has the one its pods live in. */
+const DEFAULT_NAMESPACE = namespaceJson("default")
+
 export const bookmark = (rv: string) => watchLine("BOOKMARK", { kind: "Pod", metadata: { resourceVersion: rv } })
 
 export const expiredLine = watchLine("ERROR", {
@@ -110,6 +122,11 @@ export const fakeKubeApi = (script: {
   collections?: Map<string, { lists: Array<ListAnswer>; watches: Array<WatchAnswer> }>
 }) => {
   const calls: Array<RecordedCall> = []
+  // A collection's last scripted list answers every later list too (a probe, a relist).
+  const nextCollectionList = (path: string) => {
+    const lists = script.collections?.get(path)?.lists
+    return lists !== undefined && lists.length > 1 ? lists.shift() : lists?.[0]
+  }
   const layer = Layer.succeed(KubeApi, {
     server: "https://fake",
     send: () => Effect.fail(new KubeApiError({ status: 405, reason: "MethodNotAllowed", message: "writes are not scripted" })),
@@ -125,7 +142,7 @@ export const fakeKubeApi = (script: {
         calls.push({ kind: "list", path, query })
         const next = isPods
           ? script.lists.shift()
-          : (script.collections?.get(path)?.lists.shift() ?? { items: [], rv: "1" })
+          : (nextCollectionList(path) ?? { items: path === NAMESPACES ? [DEFAULT_NAMESPACE] : [], rv: "1" })
         if (next === undefined) return Effect.fail(new KubeApiError({ status: 0, reason: "Transport", message: "no more lists" }))
         if (next instanceof KubeApiError) return Effect.fail(next)
         return Effect.succeed({

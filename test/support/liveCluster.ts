@@ -1,6 +1,6 @@
 import { Effect, Queue, Stream } from "effect"
 import type { ListAnswer, WatchAnswer } from "./fakeKube.ts"
-import { metaJson, podJson, watchLine } from "./fakeKube.ts"
+import { metaJson, namespaceJson, podJson, watchLine } from "./fakeKube.ts"
 
 // A scripted cluster whose watches the test drives while the controller
 // runs: each collection starts with a list of the given objects, then its
@@ -38,6 +38,8 @@ export interface LiveWatch {
 }
 
 export interface LiveCluster {
+  /** The Namespaces watch (metadata only): the cluster starts with `default` unless told otherwise. */
+  readonly namespaces: LiveWatch
   /** For `startController`. */
   readonly script: {
     lists: Array<ListAnswer>
@@ -52,6 +54,7 @@ export interface LiveCluster {
 }
 
 export const liveCluster = (initial: {
+  readonly namespaces?: ReadonlyArray<Json>
   readonly pods?: ReadonlyArray<Json>
   readonly workloads?: Partial<Record<WatchedKind, ReadonlyArray<Json>>>
   readonly objects?: ReadonlyArray<readonly [string, unknown]>
@@ -87,8 +90,14 @@ export const liveCluster = (initial: {
       collections.set(COLLECTIONS[kind], { lists: [{ items: [...items], rv: "100" }], watches: [live.stream] })
       workloadWatches.set(kind, live.watch)
     }
+    const namespaceWatch = yield* watchOf(() => undefined)
+    collections.set("/api/v1/namespaces", {
+      lists: [{ items: [...(initial.namespaces ?? [namespaceJson("default") as Json])], rv: "100" }],
+      watches: [namespaceWatch.stream]
+    })
     return {
       script: { lists: [{ items: [...(initial.pods ?? [])], rv: "100" }], watches: [podWatch.stream], objects, collections },
+      namespaces: namespaceWatch.watch,
       pods: podWatch.watch,
       workloads: (kind) => workloadWatches.get(kind)!,
       objects
@@ -115,3 +124,7 @@ export const orphaned = (pod: Json): Json => ({ ...pod, metadata: { ...pod.metad
 
 /** The pod marked for deletion (a deletion timestamp), as the kubelet sees it before it goes. */
 export const terminating = (pod: Json): Json => ({ ...pod, metadata: { ...pod.metadata, deletionTimestamp: "2026-11-24T10:00:01Z" } })
+
+/** A Namespace with annotations (metadata only). */
+export const namespace = (name: string, annotations?: Readonly<Record<string, string>>): Json =>
+  namespaceJson(name, annotations === undefined ? {} : { annotations }) as Json

@@ -8,6 +8,7 @@ export const TEST_TOKEN = "ghp_test_token_0123456789"
 export const testConfig = (overrides: Partial<ControllerConfig> = {}): ControllerConfig => ({
   kubeconfig: Option.none(),
   namespaces: { _tag: "All" },
+  namespaceSelector: Option.none(),
   workers: 2,
   metricsPort: 0,
   org: "octo-org",
