@@ -171,15 +171,16 @@ export const makeKubeApi = (kc: KubeConfig) =>
  * Whether a path names a collection (`.../deployments`,
  * `.../namespaces/x/pods`) rather than one object: the metadata API wants
  * `PartialObjectMetadataList` for the first and `PartialObjectMetadata` for
- * the second. (The Namespaces collection itself is never read here.)
+ * the second.
  */
-const isCollection = (path: string): boolean => {
+export const isCollection = (path: string): boolean => {
   const segments = path.split("/").filter((s) => s !== "")
   // /api/v1/<plural> or /apis/<group>/<version>/<plural>
   const base = segments[0] === "api" ? 2 : 3
   const rest = segments.slice(base)
-  // <plural> | namespaces/<ns>/<plural> are collections; <plural>/<name> | namespaces/<ns>/<plural>/<name> are objects.
-  return rest[0] === "namespaces" ? rest.length === 3 : rest.length === 1
+  // <plural> (the Namespaces collection too) | namespaces/<ns>/<plural> are collections;
+  // <plural>/<name> | namespaces/<ns>/<plural>/<name> are objects.
+  return rest.length === 1 || (rest[0] === "namespaces" && rest.length === 3)
 }
 
 const credentialsError = (cause: unknown) =>
