@@ -1,5 +1,5 @@
 import { Duration } from "effect"
-import { ClientError, NoArtifact, RateLimited, SoftFailure } from "./errors.ts"
+import { ClientError, RateLimited, SoftFailure } from "./errors.ts"
 
 /** Wait when GitHub signals a rate limit but gives no usable time (its docs: at least a minute). */
 export const DEFAULT_RATE_LIMIT_WAIT = Duration.minutes(1)
@@ -55,11 +55,13 @@ const resetMillis = (value: string | undefined, now: number): number | undefined
  * Sorts a non-2xx response into the typed failures. A 403/429 is a rate
  * limit when it has Retry-After, `x-ratelimit-remaining: 0`, or GitHub's
  * secondary-limit message; the wait is the larger of Retry-After and the
- * reset time, or one minute when neither parses.
+ * reset time, or one minute when neither parses. A 404 is a ClientError
+ * here: what it means depends on the endpoint (see DeploymentRecordClient
+ * and ClusterJobClient).
  */
 export const classifyFailure = (
   facts: ResponseFacts
-): ClientError | NoArtifact | RateLimited | SoftFailure => {
+): ClientError | RateLimited | SoftFailure => {
   const { body, headers, receivedAt, status } = facts
   const message = errorMessage(body)
   if (status === 403 || status === 429) {
@@ -73,7 +75,6 @@ export const classifyFailure = (
     }
     return new ClientError({ status, message })
   }
-  if (status === 404 && /no artifacts? found/i.test(message)) return new NoArtifact({ message })
   if (status === 408 || status >= 500) return new SoftFailure({ reason: `HTTP ${status}: ${message}`, status })
   return new ClientError({ status, message })
 }

@@ -83,7 +83,6 @@ export const classifyMintFailure = (
       return new MintFailed({ reason: `rate limited (HTTP ${failure.status}): ${says}`, retryAfter: failure.wait })
     case "SoftFailure":
       return new MintFailed({ reason: failure.reason, retryAfter: Duration.zero })
-    case "NoArtifact":
     case "ClientError":
       break
   }

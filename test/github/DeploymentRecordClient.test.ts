@@ -100,15 +100,27 @@ describe("DeploymentRecordClient", () => {
       }).pipe(Effect.provide(clientLayer({ baseUrl: github.url })))
     }).pipe(Effect.scoped))
 
-  it.live("404 'no artifacts found' is NoArtifact and not retried", () =>
+  // The original caches every 404 of the record endpoint as an unknown
+  // digest; the reason keeps "no attestation" apart from the rest.
+  it.live.each([
+    [{ message: "no artifacts found" }, "no_artifacts_found", "no artifacts found"],
+    [{ message: "Not Found", documentation_url: "https://docs.github.com/rest" }, "other", "other 404: Not Found"],
+    [{ message: { cause: "One or more repositories do not exist", repositories: ["a"] } }, "other",
+      "other 404: One or more repositories do not exist"],
+    // fakeGitHub sends a string body as a JSON string: not a GitHub error object, shown as it is.
+    ["<html>not here</html>", "other", 'other 404: "<html>not here</html>"']
+  ] as const)("every 404 is NoArtifact, not retried, counted with its reason (%j)", ([body, reason, message]) =>
     Effect.gen(function*() {
-      const github = yield* fakeGitHub([{ status: 404, body: { message: "no artifacts found" } }])
+      const github = yield* fakeGitHub([{ status: 404, body }])
       yield* Effect.gen(function*() {
         const client = yield* DeploymentRecordClient
         const exit = yield* Effect.exit(client.post(record))
-        expect(exit).toMatchObject({ cause: { error: { _tag: "NoArtifact" } } })
+        expect(exit).toMatchObject({ cause: { error: { _tag: "NoArtifact", reason, message } } })
         expect(github.requests).toHaveLength(1)
         expect(yield* metricValue("deptracker_post_record_unknown_artifact")).toBe(1)
+        expect(yield* metricValue("deptracker_post_record_client_error")).toBe(0)
+        const metrics = yield* Metrics
+        expect(yield* metrics.render).toContain(`deployment_tracker_post_record_not_found_total{reason="${reason}"} 1`)
       }).pipe(Effect.provide(clientLayer({ baseUrl: github.url })))
     }).pipe(Effect.scoped))
 

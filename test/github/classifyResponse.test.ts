@@ -24,12 +24,9 @@ describe("classifyFailure", () => {
     expect(classify(status)._tag).toBe(tag)
   })
 
-  it("404 'no artifacts found' means the digest has no attestation", () => {
-    expect(classify(404, {}, { message: "no artifacts found" })._tag).toBe("NoArtifact")
-  })
-
-  it("any other 404 is a client error (e.g. the org is not visible to the token)", () => {
-    expect(classify(404, {}, { message: "Not Found" })._tag).toBe("ClientError")
+  // What a 404 means depends on the endpoint (DeploymentRecordClient's notFound, ClusterJobClient's JobsUnavailable).
+  it.each(["no artifacts found", "Not Found"])("a 404 (%s) is a plain client error here", (message) => {
+    expect(classify(404, {}, { message })).toMatchObject({ _tag: "ClientError", status: 404, message })
   })
 
   const waitOf = (e: ReturnType<typeof classify>) => (e._tag === "RateLimited" ? Duration.toMillis(e.wait) : undefined)
