@@ -269,16 +269,24 @@ export async function startGitHubSimulator(options: SimulatorOptions = {}): Prom
         }
         case "rate-limit": {
           const now = Date.now()
-          const resetEpochSeconds =
-            fault.resetAfterSeconds === undefined ? undefined : Math.ceil((now + fault.resetAfterSeconds * 1000) / 1000)
+          const staleReset = fault.resetSecondsAgo !== undefined
+          const resetEpochSeconds = staleReset
+            ? Math.floor(now / 1000) - (fault.resetSecondsAgo ?? 0)
+            : fault.resetAfterSeconds === undefined
+            ? undefined
+            : Math.ceil((now + fault.resetAfterSeconds * 1000) / 1000)
           const retryAfterSeconds =
             fault.retryAfterSeconds ?? (resetEpochSeconds === undefined ? 60 : undefined)
+          // A reset that is not in the future gives no time: without
+          // Retry-After, GitHub's rule is to wait at least a minute.
+          const noTimeGiven = staleReset && retryAfterSeconds === undefined
           const imposed: ImposedLimit = {
             status: fault.status === 403 ? 403 : 429,
             secondary: fault.secondary ?? retryAfterSeconds !== undefined,
             untilMs: Math.max(
               retryAfterSeconds === undefined ? 0 : now + retryAfterSeconds * 1000,
-              resetEpochSeconds === undefined ? 0 : resetEpochSeconds * 1000
+              resetEpochSeconds === undefined ? 0 : resetEpochSeconds * 1000,
+              noTimeGiven ? now + 60_000 : 0
             ),
             retryAfter: retryAfterSeconds !== undefined,
             resetEpochSeconds

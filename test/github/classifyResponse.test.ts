@@ -53,6 +53,28 @@ describe("classifyFailure", () => {
     expect(waitOf(classify(403, {}, body))).toBe(60_000)
   })
 
+  // Our clock ahead of GitHub's, or the answer sent in its reset second:
+  // retrying at once would repeat requests inside the limit.
+  it.each([
+    ["in the past", -30],
+    ["now", 0]
+  ])("remaining 0 with a reset %s waits one minute", (_, offsetSeconds) => {
+    const reset = String(NOW / 1000 + offsetSeconds)
+    expect(waitOf(classify(403, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset }))).toBe(60_000)
+    expect(waitOf(classify(429, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset }))).toBe(60_000)
+  })
+
+  it("remaining 0 with a reset already past and Retry-After waits Retry-After", () => {
+    const reset = String(NOW / 1000 - 30)
+    expect(waitOf(classify(429, { "retry-after": "12", "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset })))
+      .toBe(12_000)
+  })
+
+  it("a reset less than a second ahead is waited for as it is", () => {
+    const reset = String((NOW + 400) / 1000)
+    expect(waitOf(classify(403, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset }))).toBe(400)
+  })
+
   it("remaining 0 with an unparseable reset waits one minute", () => {
     expect(waitOf(classify(403, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": "soon" }))).toBe(60_000)
   })
