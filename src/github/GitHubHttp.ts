@@ -1,8 +1,10 @@
 import * as HttpClient from "@effect/platform/HttpClient"
+import type { ResponseError } from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Agent } from "@effect/platform-node/Undici"
-import { Duration, Effect, Redacted } from "effect"
+import { Data, Duration, Effect, Redacted, Stream } from "effect"
 import { USER_AGENT } from "../version.ts"
 import { SoftFailure } from "./errors.ts"
 
@@ -56,18 +58,67 @@ export interface GitHubResponse {
   readonly body: string
 }
 
-/** Sends one request and reads the whole answer; a transport failure or timeout is a SoftFailure. */
+/**
+ * At most this much of a response body is read (the original's cap, 10 MiB).
+ * GitHub's answers here are a few hundred bytes; anything near this is not
+ * GitHub (a captive portal, a misrouted proxy), and holding it would cost
+ * the controller its memory limit.
+ */
+export const MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+
+/** The body was larger than MAX_RESPONSE_BYTES; reading stopped there. */
+export class BodyTooLarge extends Data.TaggedError("BodyTooLarge")<{
+  readonly status: number
+  readonly limit: number
+}> {
+  get reason(): string {
+    return `the HTTP ${this.status} response body is larger than ${this.limit} bytes (${
+      this.limit / (1024 * 1024)
+    } MiB); it was not read further (is BASE_URL or the proxy answering instead of GitHub?)`
+  }
+}
+
+/**
+ * Reads a response body as text, at most `limit` bytes: a Content-Length
+ * over the limit fails at the first byte, a body that grows past it fails
+ * as soon as it does (the rest is never read; the connection is dropped).
+ */
+export const readBoundedText = (
+  response: HttpClientResponse.HttpClientResponse,
+  limit: number = MAX_RESPONSE_BYTES
+): Effect.Effect<string, BodyTooLarge | ResponseError> => {
+  const declared = Number(response.headers["content-length"])
+  // Announced as too large: fail at the first byte. Reading through the
+  // stream (rather than not at all) closes it, which drops the connection.
+  const announcedTooLarge = Number.isFinite(declared) && declared > limit
+  const allowed = announcedTooLarge ? 0 : limit
+  const tooLarge = new BodyTooLarge({ status: response.status, limit })
+  return response.stream.pipe(
+    Stream.runFoldEffect({ chunks: [] as Array<Uint8Array>, size: 0 }, (read, chunk) => {
+      const size = read.size + chunk.length
+      if (size > allowed) return Effect.fail(tooLarge)
+      read.chunks.push(chunk)
+      return Effect.succeed({ chunks: read.chunks, size })
+    }),
+    Effect.filterOrFail(() => !announcedTooLarge, () => tooLarge),
+    Effect.map(({ chunks }) => new TextDecoder().decode(Buffer.concat(chunks)))
+  )
+}
+
+/** Sends one request and reads the whole answer; a transport failure, timeout or oversized body is a SoftFailure. */
 export const exchange = (
   http: HttpClient.HttpClient,
   request: HttpClientRequest.HttpClientRequest
 ): Effect.Effect<GitHubResponse, SoftFailure> =>
   http.execute(request).pipe(
     Effect.flatMap((response) =>
-      response.text.pipe(Effect.map((body) => ({ status: response.status, headers: response.headers, body })))
+      readBoundedText(response).pipe(Effect.map((body) => ({ status: response.status, headers: response.headers, body })))
     ),
+    Effect.scoped,
     Effect.catchTags({
       RequestError: (e) => Effect.fail(new SoftFailure({ reason: `request failed: ${e.message}` })),
-      ResponseError: (e) => Effect.fail(new SoftFailure({ reason: `reading response failed: ${e.message}` }))
+      ResponseError: (e) => Effect.fail(new SoftFailure({ reason: `reading response failed: ${e.message}` })),
+      BodyTooLarge: (e) => Effect.fail(new SoftFailure({ reason: e.reason, status: e.status }))
     })
   )
 

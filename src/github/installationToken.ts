@@ -3,7 +3,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { createAppAuth } from "@octokit/auth-app"
 import { Clock, Data, Duration, Effect, Either, Redacted, Schema } from "effect"
 import { classifyFailure, errorMessage, type ResponseFacts } from "./classifyResponse.ts"
-import { gitHubHeaders } from "./GitHubHttp.ts"
+import { gitHubHeaders, readBoundedText } from "./GitHubHttp.ts"
 
 /**
  * Minting a GitHub App installation token: `POST
@@ -150,7 +150,8 @@ export const mintInstallationToken = (
         HttpClientRequest.setHeaders(gitHubHeaders(Redacted.make(`Bearer ${Redacted.value(jwt)}`)))
       )
       const response = yield* http.execute(request).pipe(
-        Effect.flatMap((r) => Effect.map(r.text, (body) => ({ status: r.status, headers: r.headers, body }))),
+        Effect.flatMap((r) => Effect.map(readBoundedText(r), (body) => ({ status: r.status, headers: r.headers, body }))),
+        Effect.scoped,
         Effect.timeoutFail({
           duration: timeout,
           onTimeout: () => new MintFailed({ reason: `no answer within ${Duration.format(timeout)}`, retryAfter: Duration.zero })
@@ -158,7 +159,8 @@ export const mintInstallationToken = (
         Effect.catchTags({
           RequestError: (e) => Effect.fail(new MintFailed({ reason: `request failed: ${e.reason}`, retryAfter: Duration.zero })),
           ResponseError: (e) =>
-            Effect.fail(new MintFailed({ reason: `reading the answer failed: ${e.reason}`, retryAfter: Duration.zero }))
+            Effect.fail(new MintFailed({ reason: `reading the answer failed: ${e.reason}`, retryAfter: Duration.zero })),
+          BodyTooLarge: (e) => Effect.fail(new MintFailed({ reason: e.reason, retryAfter: Duration.zero }))
         })
       )
       const receivedAt = yield* Clock.currentTimeMillis

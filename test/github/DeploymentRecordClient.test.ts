@@ -1,6 +1,6 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Layer } from "effect"
+import { Duration, Effect, Exit, HashMap, Layer, Logger, Option } from "effect"
 import type { ControllerConfig } from "../../src/config/Config.ts"
 import { DeploymentRecordClient, GITHUB_API_VERSION } from "../../src/github/DeploymentRecordClient.ts"
 import { GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
@@ -122,6 +122,27 @@ describe("DeploymentRecordClient", () => {
         const metrics = yield* Metrics
         expect(yield* metrics.render).toContain(`deployment_tracker_post_record_not_found_total{reason="${reason}"} 1`)
       }).pipe(Effect.provide(clientLayer({ baseUrl: github.url })))
+    }).pipe(Effect.scoped))
+
+  it.live("a response body over 10 MiB is a soft failure with a log line that says so, then the post is retried", () =>
+    Effect.gen(function*() {
+      const github = yield* fakeGitHub([{ status: 200, body: "x".repeat(11 * 1024 * 1024) }])
+      const lines: Array<{ message: unknown; reason: unknown }> = []
+      const capture = Logger.make(({ annotations, message }) => {
+        lines.push({ message: Array.isArray(message) ? message[0] : message, reason: HashMap.get(annotations, "reason").pipe(Option.getOrUndefined) })
+      })
+      yield* Effect.gen(function*() {
+        const client = yield* DeploymentRecordClient
+        const exit = yield* Effect.exit(client.post(record))
+        expect(Exit.isSuccess(exit)).toBe(true)
+        expect(github.requests).toHaveLength(2)
+        expect(yield* metricValue("deptracker_post_record_soft_fail")).toBe(1)
+        expect(yield* metricValue("deptracker_post_record_ok")).toBe(1)
+      }).pipe(Effect.provide(clientLayer({ baseUrl: github.url })), Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+      expect(lines).toContainEqual({
+        message: "Posting a record failed; retrying",
+        reason: expect.stringMatching(/^the HTTP 200 response body is larger than 10485760 bytes \(10 MiB\); it was not read further/)
+      })
     }).pipe(Effect.scoped))
 
   it.live("a 429 with Retry-After holds every request until the reset, then retries", () =>
