@@ -27,9 +27,22 @@ export const ENVIRONMENT_VARIABLES = [
     required: true,
     description: "GitHub organization the records are posted to (letters, digits, '_' and '-')"
   },
-  { name: "LOGICAL_ENVIRONMENT", required: true, description: "logical environment of the records, e.g. staging or production" },
-  { name: "PHYSICAL_ENVIRONMENT", default: "", description: "physical environment of the records, e.g. a region or data centre" },
-  { name: "CLUSTER", required: true, description: "name of this cluster in the records" },
+  {
+    name: "LOGICAL_ENVIRONMENT",
+    required: true,
+    description: "logical environment of the records, e.g. staging or production (at most 128 characters)"
+  },
+  {
+    name: "PHYSICAL_ENVIRONMENT",
+    default: "",
+    description: "physical environment of the records, e.g. a region or data centre (at most 128 characters)"
+  },
+  {
+    name: "CLUSTER",
+    required: true,
+    description:
+      "name of this cluster in the records (at most 128 characters; the start-up bulk sync needs letters, digits, '.', '_' and '-' only)"
+  },
   {
     name: "BASE_URL",
     default: "api.github.com",

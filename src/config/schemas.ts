@@ -3,6 +3,7 @@ import type { LogLevelName } from "./Config.ts"
 import { isLocalHost, maskUserInfo, normaliseBaseUrl } from "./baseUrl.ts"
 import { shown } from "./errors.ts"
 import { templateProblem } from "../record/deploymentName.ts"
+import { codePointLength, LIMITS } from "../record/validateRecord.ts"
 
 /**
  * One schema per kind of setting, each decoding the text of a flag or an
@@ -56,6 +57,23 @@ export const NonEmptyText: Schema.Schema<string, string> = withRule(
   Schema.String.pipe(Schema.minLength(1)),
   "must not be empty"
 )
+
+/**
+ * A value that goes into every record as `field`: within the lengths
+ * GitHub's record and cluster-job schemas allow (code points, as JSON Schema
+ * counts them), so it is refused at start rather than in every record.
+ */
+export const RecordFieldText = (field: keyof typeof LIMITS, required: boolean): Schema.Schema<string, string> => {
+  const { max, min: schemaMin } = LIMITS[field] as { readonly min: number; readonly max: number }
+  const min = required ? Math.max(1, schemaMin) : schemaMin
+  const rule = min === 0
+    ? `must be at most ${max} characters (GitHub's limit for ${field})`
+    : `must be 1 to ${max} characters (GitHub's limit for ${field})`
+  return withRule(
+    Schema.String.pipe(Schema.filter((text) => text.length >= min && codePointLength(text) <= max)),
+    rule
+  )
+}
 
 const ORGANIZATION = /^[a-zA-Z0-9_-]+$/
 

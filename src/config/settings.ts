@@ -22,6 +22,7 @@ import {
   NonEmptyText,
   OptionalConfigMapName,
   OrganizationName,
+  RecordFieldText,
   RequestRate
 } from "./schemas.ts"
 
@@ -54,9 +55,9 @@ const fields = {
   "-kube-api-qps": RequestRate,
   "-kube-api-burst": IntegerAtLeast(1),
   GITHUB_ORG: OrganizationName,
-  LOGICAL_ENVIRONMENT: NonEmptyText,
-  PHYSICAL_ENVIRONMENT: Schema.String,
-  CLUSTER: NonEmptyText,
+  LOGICAL_ENVIRONMENT: RecordFieldText("logical_environment", true),
+  PHYSICAL_ENVIRONMENT: RecordFieldText("physical_environment", false),
+  CLUSTER: RecordFieldText("cluster", true),
   BASE_URL: ApiBaseUrl,
   DN_TEMPLATE: DeploymentNameTemplate,
   BULK_CLUSTER_SYNC: BooleanText,

@@ -354,6 +354,31 @@ const ERROR_CASES: ReadonlyArray<ErrorCase> = [
     problem: "is required"
   },
   { rule: "CLUSTER is required", env: () => without("CLUSTER"), setting: "CLUSTER", problem: "is required" },
+  // GitHub's record and cluster-job schemas: every record would be refused.
+  {
+    rule: "LOGICAL_ENVIRONMENT is at most 128 characters",
+    env: () => ({ ...BASE_ENV, LOGICAL_ENVIRONMENT: "p".repeat(129) }),
+    setting: "LOGICAL_ENVIRONMENT",
+    problem: "must be 1 to 128 characters (GitHub's limit for logical_environment)"
+  },
+  {
+    rule: "PHYSICAL_ENVIRONMENT is at most 128 characters",
+    env: () => ({ ...BASE_ENV, PHYSICAL_ENVIRONMENT: "eu-west-1-".repeat(13) }),
+    setting: "PHYSICAL_ENVIRONMENT",
+    problem: "must be at most 128 characters (GitHub's limit for physical_environment)"
+  },
+  {
+    rule: "CLUSTER is at most 128 characters",
+    env: () => ({ ...BASE_ENV, CLUSTER: "c".repeat(129) }),
+    setting: "CLUSTER",
+    problem: "must be 1 to 128 characters (GitHub's limit for cluster)"
+  },
+  {
+    rule: "lengths count code points: 129 emoji are 129 characters",
+    env: () => ({ ...BASE_ENV, CLUSTER: "\u{1F680}".repeat(129) }),
+    setting: "CLUSTER",
+    problem: "GitHub's limit for cluster"
+  },
   {
     rule: "-namespace and -exclude-namespaces are exclusive",
     argv: ["-namespace", "a", "-exclude-namespaces", "b"],
@@ -684,6 +709,27 @@ describe("every rule is an error naming the setting", () => {
       const { config } = yield* load([], BASE_ENV)
       expect(JSON.stringify(config)).not.toContain(TOKEN)
       expect(String(config.credentials._tag === "Token" ? config.credentials.token : "")).not.toContain(TOKEN)
+    }))
+})
+
+describe("record fields from the environment", () => {
+  it.effect("128 characters (code points, as GitHub's schema counts them) are accepted", () =>
+    Effect.gen(function*() {
+      const emoji = "\u{1F680}".repeat(128) // 256 UTF-16 units, 128 characters
+      const { config } = yield* load([], {
+        ...BASE_ENV,
+        LOGICAL_ENVIRONMENT: "p".repeat(128),
+        PHYSICAL_ENVIRONMENT: emoji,
+        CLUSTER: "c".repeat(128)
+      })
+      expect(config.logicalEnvironment).toHaveLength(128)
+      expect(config.physicalEnvironment).toBe(emoji)
+      expect(config.cluster).toHaveLength(128)
+    }))
+
+  it.effect("a CLUSTER the jobs URL cannot carry is still accepted: the record schema has no pattern (the bulk sync is skipped with a warning)", () =>
+    Effect.gen(function*() {
+      expect((yield* load([], { ...BASE_ENV, CLUSTER: "eu west/1" })).config.cluster).toBe("eu west/1")
     }))
 })
 
