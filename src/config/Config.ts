@@ -2,9 +2,12 @@ import { Context, type Duration, type Option, type Redacted } from "effect"
 
 /**
  * How the controller authenticates to GitHub. App credentials win over a PAT
- * when both are complete (the original's rule).
+ * when both are complete (the original's rule). None: no Authorization
+ * header at all, for a BASE_URL that adds credentials itself (the
+ * original's own example points BASE_URL at such a service).
  */
 export type GitHubCredentials =
+  | { readonly _tag: "None" }
   | { readonly _tag: "Token"; readonly token: Redacted.Redacted<string> }
   | {
     readonly _tag: "App"

@@ -4,7 +4,7 @@ import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Agent } from "@effect/platform-node/Undici"
-import { Data, Duration, Effect, Redacted, Stream } from "effect"
+import { Data, Duration, Effect, Option, Redacted, Stream } from "effect"
 import { USER_AGENT } from "../version.ts"
 import { SoftFailure } from "./errors.ts"
 
@@ -18,12 +18,16 @@ import { SoftFailure } from "./errors.ts"
 /** The REST API version we speak; the artifact-metadata routes are the same in both current versions. */
 export const GITHUB_API_VERSION = "2022-11-28"
 
-/** Headers sent on every request: GitHub's recommended Accept, the pinned API version, a User-Agent, the credential. */
-export const gitHubHeaders = (authorization: Redacted.Redacted<string>): Record<string, string> => ({
+/**
+ * Headers sent on every request: GitHub's recommended Accept, the pinned API
+ * version, a User-Agent, and the credential when there is one (none: no
+ * Authorization header, for a BASE_URL that adds it).
+ */
+export const gitHubHeaders = (authorization: Option.Option<Redacted.Redacted<string>>): Record<string, string> => ({
   accept: "application/vnd.github+json",
   "x-github-api-version": GITHUB_API_VERSION,
   "user-agent": USER_AGENT,
-  authorization: Redacted.value(authorization)
+  ...Option.match(authorization, { onNone: () => ({}), onSome: (value) => ({ authorization: Redacted.value(value) }) })
 })
 
 /**

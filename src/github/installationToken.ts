@@ -1,7 +1,7 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { createAppAuth } from "@octokit/auth-app"
-import { Clock, Data, Duration, Effect, Either, Redacted, Schema } from "effect"
+import { Clock, Data, Duration, Effect, Either, Option, Redacted, Schema } from "effect"
 import { classifyFailure, errorMessage, type ResponseFacts } from "./classifyResponse.ts"
 import { gitHubHeaders, readBoundedText } from "./GitHubHttp.ts"
 
@@ -147,7 +147,7 @@ export const mintInstallationToken = (
     Effect.gen(function*() {
       const jwt = yield* signJwt(installation, offsetSeconds)
       const request = HttpClientRequest.post(url).pipe(
-        HttpClientRequest.setHeaders(gitHubHeaders(Redacted.make(`Bearer ${Redacted.value(jwt)}`)))
+        HttpClientRequest.setHeaders(gitHubHeaders(Option.some(Redacted.make(`Bearer ${Redacted.value(jwt)}`))))
       )
       const response = yield* http.execute(request).pipe(
         Effect.flatMap((r) => Effect.map(readBoundedText(r), (body) => ({ status: r.status, headers: r.headers, body }))),

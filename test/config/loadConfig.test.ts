@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Option, Redacted } from "effect"
 import { createPrivateKey } from "node:crypto"
 import type { ControllerConfig } from "../../src/config/Config.ts"
+import { NO_CREDENTIALS_WARNING } from "../../src/config/credentials.ts"
 import {
   base64,
   BASE_ENV,
@@ -298,6 +299,14 @@ describe("aliases and precedence", () => {
       const files = yield* makeKeyFiles
       const { config } = yield* load([], { ...ENV_WITHOUT_CREDENTIALS, ...app(files), GH_APP_ID: "Iv23liAbCdEf0123456" })
       expect(config.credentials).toMatchObject({ _tag: "App", appId: "Iv23liAbCdEf0123456" })
+    }))
+
+  it.effect("no credentials at all: the original's anonymous mode, with one warning (BASE_URL must add them)", () =>
+    Effect.gen(function*() {
+      const { config, warnings } = yield* load([], { ...ENV_WITHOUT_CREDENTIALS, BASE_URL: "http://github-auth.tools.svc:8080" })
+      expect(config.credentials).toStrictEqual({ _tag: "None" })
+      expect(warnings).toStrictEqual([NO_CREDENTIALS_WARNING])
+      expect(NO_CREDENTIALS_WARNING).toMatch(/without an Authorization header/)
     }))
 
   it.effect("API_TOKEN is trimmed (a newline from a secret file)", () =>
@@ -661,12 +670,6 @@ const ERROR_CASES: ReadonlyArray<ErrorCase> = [
     env: () => ({ ...BASE_ENV, OTEL_EXPORTER_OTLP_HEADERS: "c2VjcmV0" }),
     setting: "OTEL_EXPORTER_OTLP_HEADERS",
     problem: "must be key=value pairs"
-  },
-  {
-    rule: "some credentials are required",
-    env: () => ENV_WITHOUT_CREDENTIALS,
-    setting: "API_TOKEN",
-    problem: "no GitHub credentials"
   }
 ]
 

@@ -374,8 +374,18 @@ describe("Helm chart deploy/charts/deployment-tracker", () => {
   it("refuses contradictory or missing settings at render time", () => {
     expect(helm.templateError({ set: ["config.namespace=a", "config.excludeNamespaces=b"] })).toContain("cannot be used together")
     expect(helm.templateError({ set: ["config.org="] })).toContain("config.org is required")
-    expect(helm.templateError({ set: ["auth.apiTokenSecret="] })).toContain("credentials are required")
+    expect(helm.templateError({ set: ["auth.apiTokenSecret="] })).toContain("credentials are required for api.github.com")
+    expect(helm.templateError({ set: ["auth.apiTokenSecret=", "config.baseUrl=https://API.github.com/"] })).toContain("credentials are required")
+    expect(helm.templateError({ set: ["auth.apiTokenSecret=", "config.baseUrl="] })).toContain("credentials are required")
     expect(helm.templateError({ set: ["auth.apiToken=x"] })).toContain("not both")
+  })
+
+  it("renders without credentials when config.baseUrl points at a service that adds them (no Authorization from the tracker)", () => {
+    const rendered = helm.template({ set: ["auth.apiTokenSecret=", "config.baseUrl=http://github-auth.tools.svc:8080"] })
+    const env = envOf(only(rendered, "Deployment"))
+    expect(env["BASE_URL"]).toBe("http://github-auth.tools.svc:8080")
+    for (const name of ["API_TOKEN", "GH_APP_ID", "GH_INSTALL_ID", "GH_APP_PRIVATE_KEY"]) expect(env).not.toHaveProperty(name)
+    expect(rendered.some((o) => o.kind === "Secret")).toBe(false)
   })
 
   it("renders objects the API server accepts (server-side dry run, strict field validation)", async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Either, Fiber, Layer, Redacted, Schedule, TestClock } from "effect"
+import { Chunk, Duration, Effect, Either, Fiber, Layer, Option, Redacted, Schedule, TestClock } from "effect"
 import { type GitHubSimulator, startGitHubSimulator } from "../../scripts/github-sim/simulator.ts"
 import type { ControllerConfig } from "../../src/config/Config.ts"
 import type { ClusterJobDeployment, ClusterJobRequest } from "../../src/github/ClusterJob.ts"
@@ -230,7 +230,7 @@ describe("ClusterJobClient on 401", () => {
   /** A credential that is stale until refreshed, as an expired App installation token is. */
   const refreshingAuth = (refreshes: { count: number }) =>
     Layer.succeed(GitHubAuth, {
-      authorization: Effect.sync(() => Redacted.make(refreshes.count === 0 ? "Bearer stale" : `Bearer ${TEST_TOKEN}`)),
+      authorization: Effect.sync(() => Option.some(Redacted.make(refreshes.count === 0 ? "Bearer stale" : `Bearer ${TEST_TOKEN}`))),
       refresh: Effect.sync(() => {
         refreshes.count++
       })

@@ -56,6 +56,15 @@ describe("DeploymentRecordClient", () => {
       expect(req?.body).toEqual({ ...record, return_records: false })
     }).pipe(Effect.scoped))
 
+  it.live("without credentials no Authorization header is sent (for a BASE_URL that adds it)", () =>
+    Effect.gen(function*() {
+      const { exit, requests } = yield* postAgainst([], { credentials: { _tag: "None" } })
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expect(requests).toHaveLength(1)
+      expect(Object.keys(requests[0]!.headers)).not.toContain("authorization")
+      expect(requests[0]?.headers["user-agent"]).toBe(USER_AGENT)
+    }).pipe(Effect.scoped))
+
   it.live("a 5xx is retried with backoff, then succeeds", () =>
     Effect.gen(function*() {
       const { exit, requests } = yield* postAgainst([{ status: 502 }, { status: 500 }])
