@@ -1,4 +1,5 @@
 import { Context, type Duration, type Option, type Redacted } from "effect"
+import type { EgressSettings } from "./egress.ts"
 
 /**
  * How the controller authenticates to GitHub. App credentials win over a PAT
@@ -54,6 +55,8 @@ export interface TracingSettings {
   /** Sent with every export; may hold an API key. */
   readonly headers: Redacted.Redacted<Readonly<Record<string, string>>>
   readonly serviceName: string
+  /** Proxy and CAs for the collector connection; absent: direct, Node's CAs. */
+  readonly egress?: EgressSettings
 }
 
 /** The validated settings of one controller process. Read once at start. */
@@ -97,6 +100,11 @@ export interface ControllerConfig {
   /** `-kube-api-qps` / `-kube-api-burst`: the budget of Kubernetes API reads besides the watches (0: no limit). */
   readonly kubeApiQps: number
   readonly kubeApiBurst: number
+  /**
+   * Proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) and extra CAs (SSL_CERT_FILE,
+   * SSL_CERT_DIR) of the connections to GitHub; absent: direct, Node's CAs.
+   */
+  readonly egress?: EgressSettings
 }
 
 export class Config extends Context.Tag("deployment-tracker/Config")<Config, ControllerConfig>() {}

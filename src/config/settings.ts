@@ -10,6 +10,7 @@ import {
   BooleanText,
   CollectorUrl,
   DeploymentNameTemplate,
+  DirectoryList,
   GoDurationOrZero,
   GoDurationText,
   HeaderList,
@@ -22,6 +23,7 @@ import {
   NonEmptyText,
   OptionalConfigMapName,
   OrganizationName,
+  ProxyUrl,
   RecordFieldText,
   RequestRate
 } from "./schemas.ts"
@@ -76,7 +78,12 @@ const fields = {
   OTEL_EXPORTER_OTLP_ENDPOINT: optional(CollectorUrl),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optional(CollectorUrl),
   OTEL_EXPORTER_OTLP_HEADERS: optional(Schema.Redacted(HeaderList)),
-  OTEL_SERVICE_NAME: NonEmptyText
+  OTEL_SERVICE_NAME: NonEmptyText,
+  HTTPS_PROXY: optional(ProxyUrl),
+  HTTP_PROXY: optional(ProxyUrl),
+  NO_PROXY: optional(Schema.String),
+  SSL_CERT_FILE: optional(Schema.String),
+  SSL_CERT_DIR: optional(DirectoryList)
 } satisfies { readonly [Name in SettingName]: Schema.Struct.Fields[string] }
 
 export const Settings = Schema.Struct(fields)

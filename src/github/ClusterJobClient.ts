@@ -85,7 +85,7 @@ export class ClusterJobClient extends Effect.Service<ClusterJobClient>()("deploy
     const auth = yield* GitHubAuth
     // Read once, like the rest of the configuration: a layer sets it.
     const polling = yield* JobPolling
-    const http = yield* makeGitHubHttpClient(config.apiRequestTimeout)
+    const http = yield* makeGitHubHttpClient(config.apiRequestTimeout, config.baseUrl, config.egress)
     const jobsUrl = `${config.baseUrl}/orgs/${encodeURIComponent(config.org)}/artifacts/metadata/deployment-record/cluster/${
       encodeURIComponent(config.cluster)
     }/jobs`

@@ -1,6 +1,7 @@
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Clock, Duration, Effect, RateLimiter, Schedule, type Scope } from "effect"
+import { Clock, Duration, Effect, Option, RateLimiter, Schedule, type Scope } from "effect"
 import { Config } from "../config/Config.ts"
+import { describeProxy, proxyFor } from "../config/egress.ts"
 import { SpanAttribute, SpanName } from "../observability/eventTrace.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
@@ -45,7 +46,11 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
       const metrics = yield* Metrics
       const gate = yield* RateLimitGate
       const auth = yield* GitHubAuth
-      const http = yield* makeGitHubHttpClient(config.apiRequestTimeout)
+      const http = yield* makeGitHubHttpClient(config.apiRequestTimeout, config.baseUrl, config.egress)
+      const proxy = proxyFor(config.baseUrl, config.egress)
+      if (Option.isSome(proxy)) {
+        yield* Effect.logInfo("GitHub requests go through a proxy").pipe(Effect.annotateLogs({ proxy: describeProxy(proxy.value) }))
+      }
       const throttle = yield* makeThrottle(config.apiRatePerSecond, config.apiBurst)
       const inFlight = yield* Effect.makeSemaphore(MAX_CONCURRENT_REQUESTS)
       const renewableCredentials = config.credentials._tag === "App"

@@ -1,5 +1,4 @@
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Context, Data, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
 import { Config } from "../config/Config.ts"
 import {
@@ -8,6 +7,7 @@ import {
   mintInstallationToken,
   type MintFailed
 } from "./installationToken.ts"
+import { makeGitHubHttpClient } from "./GitHubHttp.ts"
 import { makeInstallationTokenCache } from "./installationTokenCache.ts"
 
 export class AuthUnavailable extends Data.TaggedError("AuthUnavailable")<{
@@ -117,9 +117,14 @@ export const GitHubAuthLive: Layer.Layer<GitHubAuth, InstallationRefused, Config
       installationId: credentials.installationId,
       privateKey: credentials.privateKey
     }
+    // Minting goes to the same base URL as every other call: same proxy, same CAs.
+    const mintingClient = Layer.scoped(
+      HttpClient.HttpClient,
+      makeGitHubHttpClient(config.apiRequestTimeout, config.baseUrl, config.egress)
+    )
     return Layer.effect(
       GitHubAuth,
       makeAppAuth(installation, { requestTimeout: config.apiRequestTimeout, mintAtStart: !config.dryRun })
-    ).pipe(Layer.provide(NodeHttpClient.layerUndici))
+    ).pipe(Layer.provide(mintingClient))
   })
 )

@@ -3,8 +3,9 @@ import type { ResponseError } from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Agent } from "@effect/platform-node/Undici"
+import { EnvHttpProxyAgent } from "@effect/platform-node/Undici"
 import { Data, Duration, Effect, Option, Redacted, Stream } from "effect"
+import { type EgressSettings, proxyFor, trustedCertificates } from "../config/egress.ts"
 import { USER_AGENT } from "../version.ts"
 import { SoftFailure } from "./errors.ts"
 
@@ -31,16 +32,37 @@ export const gitHubHeaders = (authorization: Option.Option<Redacted.Redacted<str
 })
 
 /**
- * An HTTP client for GitHub with its own undici Agent, scoped. undici
- * enforces the timeout (connect, headers and body); the platform client asks
- * undici for none, so an interceptor sets ours on every request (far cheaper
- * than a timer fiber per request). A timeout surfaces as a RequestError. No
- * trace headers go to GitHub and there is no generic client span: clients
- * trace each attempt with their own span.
+ * The undici dispatcher for connections to `target` (the GitHub base URL):
+ * undici's EnvHttpProxyAgent, given the proxy Go's rules pick for that URL
+ * (none: every connection is direct) and NO_PROXY, and never reading the
+ * process environment itself; TLS trusts Node's CAs plus SSL_CERT_FILE /
+ * SSL_CERT_DIR, towards GitHub and towards an https:// proxy alike.
  */
-export const makeGitHubHttpClient = (timeout: Duration.Duration) =>
+export const makeGitHubDispatcher = (timeout: Duration.Duration, target: string, egress: EgressSettings | undefined) => {
+  const ca = trustedCertificates(egress)
+  const tls = { timeout: Duration.toMillis(timeout), ...(ca === undefined ? {} : { ca: [...ca] }) }
+  const proxy = Option.match(proxyFor(target, egress), { onNone: () => "", onSome: Redacted.value })
+  return new EnvHttpProxyAgent({
+    httpProxy: proxy,
+    httpsProxy: proxy,
+    noProxy: egress?.noProxy ?? "",
+    connect: tls,
+    requestTls: tls,
+    proxyTls: tls
+  })
+}
+
+/**
+ * An HTTP client for GitHub with its own dispatcher (makeGitHubDispatcher),
+ * scoped. undici enforces the timeout (connect, headers and body); the
+ * platform client asks undici for none, so an interceptor sets ours on
+ * every request (far cheaper than a timer fiber per request). A timeout
+ * surfaces as a RequestError. No trace headers go to GitHub and there is no
+ * generic client span: clients trace each attempt with their own span.
+ */
+export const makeGitHubHttpClient = (timeout: Duration.Duration, target: string, egress: EgressSettings | undefined) =>
   Effect.acquireRelease(
-    Effect.sync(() => new Agent({ connect: { timeout: Duration.toMillis(timeout) } })),
+    Effect.sync(() => makeGitHubDispatcher(timeout, target, egress)),
     (agent) => Effect.promise(() => agent.close())
   ).pipe(
     Effect.map((agent) => {
@@ -109,6 +131,22 @@ export const readBoundedText = (
   )
 }
 
+/**
+ * What a transport failure says underneath (a refused certificate, a proxy
+ * answering 407, a timeout), up to two causes deep: the platform's own
+ * message names only the request.
+ */
+export const causeOf = (cause: unknown): string => {
+  const parts: Array<string> = []
+  let current: unknown = cause
+  while (current instanceof Error && parts.length < 2) {
+    const code = (current as { code?: unknown }).code
+    parts.push(typeof code === "string" && !current.message.includes(code) ? `${current.message} (${code})` : current.message)
+    current = current.cause
+  }
+  return parts.length === 0 ? "" : `: ${parts.join(": ")}`
+}
+
 /** Sends one request and reads the whole answer; a transport failure, timeout or oversized body is a SoftFailure. */
 export const exchange = (
   http: HttpClient.HttpClient,
@@ -120,7 +158,7 @@ export const exchange = (
     ),
     Effect.scoped,
     Effect.catchTags({
-      RequestError: (e) => Effect.fail(new SoftFailure({ reason: `request failed: ${e.message}` })),
+      RequestError: (e) => Effect.fail(new SoftFailure({ reason: `request failed: ${e.message}${causeOf(e.cause)}` })),
       ResponseError: (e) => Effect.fail(new SoftFailure({ reason: `reading response failed: ${e.message}` })),
       BodyTooLarge: (e) => Effect.fail(new SoftFailure({ reason: e.reason, status: e.status }))
     })

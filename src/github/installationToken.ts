@@ -3,7 +3,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { createAppAuth } from "@octokit/auth-app"
 import { Clock, Data, Duration, Effect, Either, Option, Redacted, Schema } from "effect"
 import { classifyFailure, errorMessage, type ResponseFacts } from "./classifyResponse.ts"
-import { gitHubHeaders, readBoundedText } from "./GitHubHttp.ts"
+import { causeOf, gitHubHeaders, readBoundedText } from "./GitHubHttp.ts"
 
 /**
  * Minting a GitHub App installation token: `POST
@@ -157,7 +157,8 @@ export const mintInstallationToken = (
           onTimeout: () => new MintFailed({ reason: `no answer within ${Duration.format(timeout)}`, retryAfter: Duration.zero })
         }),
         Effect.catchTags({
-          RequestError: (e) => Effect.fail(new MintFailed({ reason: `request failed: ${e.reason}`, retryAfter: Duration.zero })),
+          RequestError: (e) =>
+            Effect.fail(new MintFailed({ reason: `request failed: ${e.reason}${causeOf(e.cause)}`, retryAfter: Duration.zero })),
           ResponseError: (e) =>
             Effect.fail(new MintFailed({ reason: `reading the answer failed: ${e.reason}`, retryAfter: Duration.zero })),
           BodyTooLarge: (e) => Effect.fail(new MintFailed({ reason: e.reason, retryAfter: Duration.zero }))

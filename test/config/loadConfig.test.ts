@@ -35,6 +35,7 @@ describe("defaults", () => {
         tracing: _t,
         deployedState,
         resyncPeriod: _r,
+        egress,
         ...plain
       } = config
       expect(plain).toStrictEqual({
@@ -64,7 +65,10 @@ describe("defaults", () => {
         | "tracing"
         | "deployedState"
         | "resyncPeriod"
+        | "egress"
       >)
+      // No proxy variables, no extra CAs: direct connections, Node's CA list.
+      expect(egress).toStrictEqual({ httpsProxy: Option.none(), httpProxy: Option.none(), noProxy: "", extraCaCertificates: [] })
       expect(config.resyncPeriod).toStrictEqual(Option.some(Duration.hours(6)))
       expect(deployedState).toStrictEqual(Option.some({ configMapName: "deployment-tracker-state", namespace: "deployment-tracker" }))
       expect(Option.isNone(config.leaderElection)).toBe(true)

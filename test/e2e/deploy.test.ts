@@ -316,6 +316,26 @@ describe("Helm chart deploy/charts/deployment-tracker", () => {
     }
   })
 
+  it("sets the egress proxy variables and mounts a CA bundle ConfigMap named by SSL_CERT_FILE; none by default", () => {
+    const rendered = only(helm.template({
+      set: ["proxy.httpsProxy=http://proxy.corp.example:3128", "proxy.noProxy=.svc\\,10.0.0.0/8", "caBundle.configMapName=corp-ca"]
+    }), "Deployment")
+    expect(envOf(rendered)).toMatchObject({
+      HTTPS_PROXY: "http://proxy.corp.example:3128",
+      NO_PROXY: ".svc,10.0.0.0/8",
+      SSL_CERT_FILE: "/etc/deployment-tracker/ca/ca.crt"
+    })
+    expect(envOf(rendered)).not.toHaveProperty("HTTP_PROXY")
+    const pod = (rendered["spec"] as { template: { spec: Record<string, unknown> } }).template.spec
+    expect(pod["volumes"]).toEqual([{ name: "ca-bundle", configMap: { name: "corp-ca", items: [{ key: "ca.crt", path: "ca.crt" }] } }])
+    expect((pod["containers"] as Array<Record<string, unknown>>)[0]!["volumeMounts"]).toEqual([
+      { name: "ca-bundle", mountPath: "/etc/deployment-tracker/ca", readOnly: true }
+    ])
+    const plain = only(helm.template(), "Deployment")
+    for (const name of ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "SSL_CERT_FILE"]) expect(envOf(plain)).not.toHaveProperty(name)
+    expect((plain["spec"] as { template: { spec: Record<string, unknown> } }).template.spec).not.toHaveProperty("volumes")
+  })
+
   it("turns leader election on with more than one replica (auto), with a Role for its Lease only", () => {
     const leaderArgs = (objects: ReadonlyArray<KubeObject>) =>
       ((only(objects, "Deployment")["spec"] as { template: { spec: { containers: Array<{ args: Array<string> }> } } }).template.spec.containers[0]!.args)
@@ -391,7 +411,8 @@ describe("Helm chart deploy/charts/deployment-tracker", () => {
   it("renders objects the API server accepts (server-side dry run, strict field validation)", async () => {
     const variants: ReadonlyArray<ReadonlyArray<string>> = [
       [],
-      ["replicaCount=2", "service.enabled=true", "auth.apiTokenSecret=", "auth.apiToken=ghp_x", "config.dryRun=true", "tracing.otlpEndpoint=http://collector.svc:4318", "tracing.headersSecret.name=otel", "lifecycle.preStop.sleep.seconds=5"]
+      ["replicaCount=2", "service.enabled=true", "auth.apiTokenSecret=", "auth.apiToken=ghp_x", "config.dryRun=true", "tracing.otlpEndpoint=http://collector.svc:4318", "tracing.headersSecret.name=otel", "lifecycle.preStop.sleep.seconds=5"],
+      ["auth.apiTokenSecret=", "config.baseUrl=http://github-auth.tools.svc:8080", "proxy.httpsProxy=http://proxy:3128", "proxy.noProxy=.svc", "caBundle.configMapName=corp-ca"]
     ]
     for (const set of variants) {
       const text = helm.templateText({ set, release: "dt-dry-run", namespace: TRACKER_NAMESPACE })

@@ -81,7 +81,7 @@ describe("exchange: response bodies up to 10 MiB", () => {
   it.live("reads a body of exactly 10 MiB", () =>
     Effect.gen(function*() {
       const server = yield* bodyServer
-      const http = yield* makeGitHubHttpClient(Duration.seconds(20))
+      const http = yield* makeGitHubHttpClient(Duration.seconds(20), server.url, undefined)
       const response = yield* exchange(http, HttpClientRequest.get(`${server.url}/exact`))
       expect(response.status).toBe(200)
       expect(response.body.length).toBe(MAX_RESPONSE_BYTES)
@@ -90,7 +90,7 @@ describe("exchange: response bodies up to 10 MiB", () => {
   it.live("a Content-Length over 10 MiB is a soft failure before anything is read", () =>
     Effect.gen(function*() {
       const server = yield* bodyServer
-      const http = yield* makeGitHubHttpClient(Duration.seconds(20))
+      const http = yield* makeGitHubHttpClient(Duration.seconds(20), server.url, undefined)
       const exit = yield* Effect.exit(exchange(http, HttpClientRequest.get(`${server.url}/declared`)))
       expect(exit).toMatchObject({
         _tag: "Failure",
@@ -105,7 +105,7 @@ describe("exchange: response bodies up to 10 MiB", () => {
   it.live("a body that grows past 10 MiB is a soft failure, and the rest is not read", () =>
     Effect.gen(function*() {
       const server = yield* bodyServer
-      const http = yield* makeGitHubHttpClient(Duration.seconds(20))
+      const http = yield* makeGitHubHttpClient(Duration.seconds(20), server.url, undefined)
       const exit = yield* Effect.exit(exchange(http, HttpClientRequest.get(`${server.url}/streamed`)))
       expect(Exit.isFailure(exit)).toBe(true)
       expect(exit).toMatchObject({
