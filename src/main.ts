@@ -37,7 +37,7 @@ const describeConfig = (config: ControllerConfig) => ({
   namespaces: config.namespaces,
   workers: config.workers,
   metrics_port: config.metricsPort,
-  auth: config.credentials._tag === "Token" ? "token" : "github-app",
+  auth: ({ None: "none", Token: "token", App: "github-app" } as const)[config.credentials._tag],
   bulk_cluster_sync: config.bulkClusterSync,
   leader_elect: Option.isSome(config.leaderElection)
 })

@@ -35,6 +35,14 @@ export interface FaultSpec {
   readonly retryAfterSeconds?: number
   /** kind "rate-limit": send `x-ratelimit-remaining: 0` and a reset this many seconds ahead. */
   readonly resetAfterSeconds?: number
+  /**
+   * kind "rate-limit": send `x-ratelimit-remaining: 0` and a reset this many
+   * seconds in the past (0: the current second), as GitHub can when the
+   * client's clock runs ahead or the answer leaves in the reset second. The
+   * time gives no wait, so the client must hold off for a minute (GitHub's
+   * rule), or for `retryAfterSeconds` when that is set too.
+   */
+  readonly resetSecondsAgo?: number
   /** kind "rate-limit": word the message as a secondary limit (default: true unless only resetAfterSeconds is set). */
   readonly secondary?: boolean
 }
@@ -76,7 +84,7 @@ export function parseFaultSpec(value: unknown): FaultSpec {
   const spec = value as Record<string, unknown>
   const known = new Set([
     "kind", "route", "deploymentName", "count", "skip", "durationMs", "status", "body",
-    "latencyMs", "retryAfterSeconds", "resetAfterSeconds", "secondary"
+    "latencyMs", "retryAfterSeconds", "resetAfterSeconds", "resetSecondsAgo", "secondary"
   ])
   for (const key of Object.keys(spec)) if (!known.has(key)) throw new Error(`unknown fault field '${key}'`)
   if (typeof spec["kind"] !== "string" || !KINDS.has(spec["kind"])) {
@@ -88,7 +96,7 @@ export function parseFaultSpec(value: unknown): FaultSpec {
   if (spec["deploymentName"] !== undefined && typeof spec["deploymentName"] !== "string") {
     throw new Error("fault deploymentName must be a string")
   }
-  for (const field of ["count", "skip", "durationMs", "latencyMs", "retryAfterSeconds", "resetAfterSeconds"]) {
+  for (const field of ["count", "skip", "durationMs", "latencyMs", "retryAfterSeconds", "resetAfterSeconds", "resetSecondsAgo"]) {
     const n = spec[field]
     if (n !== undefined && (typeof n !== "number" || !Number.isFinite(n) || n < 0)) {
       throw new Error(`fault ${field} must be a non-negative number`)
@@ -100,6 +108,9 @@ export function parseFaultSpec(value: unknown): FaultSpec {
   }
   if (spec["kind"] === "rate-limit" && status !== undefined && status !== 403 && status !== 429) {
     throw new Error("a rate-limit fault responds 403 or 429")
+  }
+  if (spec["resetAfterSeconds"] !== undefined && spec["resetSecondsAgo"] !== undefined) {
+    throw new Error("a rate-limit fault has resetAfterSeconds or resetSecondsAgo, not both")
   }
   if (spec["kind"] === "latency" && spec["latencyMs"] === undefined) throw new Error("a latency fault needs latencyMs")
   if (spec["secondary"] !== undefined && typeof spec["secondary"] !== "boolean") {

@@ -10,6 +10,7 @@ const USAGE = `Usage: node scripts/github-sim/main.ts [flags]
   --port N                      port to listen on (0 = any free port; default 0)
   --host H                      address to bind (default 127.0.0.1)
   --base-path P                 serve the API under a prefix, e.g. /api/v3
+  --tls-cert FILE --tls-key FILE serve HTTPS with this PEM certificate (chain) and key
   --token T                     accept this personal access token (repeatable)
   --unattested-digests FILE     digests without an attestation, one per line
   --app-id ID                   GitHub App id accepted as the JWT issuer
@@ -38,6 +39,8 @@ function optionsFromArgs(argv: ReadonlyArray<string>): SimulatorOptions | undefi
       port: { type: "string" },
       host: { type: "string" },
       "base-path": { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
       token: { type: "string", multiple: true },
       "unattested-digests": { type: "string" },
       "app-id": { type: "string" },
@@ -52,6 +55,9 @@ function optionsFromArgs(argv: ReadonlyArray<string>): SimulatorOptions | undefi
     }
   })
   if (values.help === true) return undefined
+  if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) {
+    throw new Error("--tls-cert and --tls-key go together")
+  }
   if ((values["app-id"] === undefined) !== (values["app-public-key"] === undefined)) {
     throw new Error("--app-id and --app-public-key go together")
   }
@@ -67,6 +73,9 @@ function optionsFromArgs(argv: ReadonlyArray<string>): SimulatorOptions | undefi
     ...(port === undefined ? {} : { port }),
     ...(values.host === undefined ? {} : { host: values.host }),
     ...(values["base-path"] === undefined ? {} : { basePath: values["base-path"] }),
+    ...(values["tls-cert"] === undefined || values["tls-key"] === undefined
+      ? {}
+      : { tls: { cert: readFileSync(values["tls-cert"], "utf8"), key: readFileSync(values["tls-key"], "utf8") } }),
     tokens: values.token ?? [],
     ...(values["unattested-digests"] === undefined
       ? {}

@@ -4,6 +4,7 @@
 // would never do is recorded as a violation so a test can assert there were none.
 import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import { createServer as createHttpsServer } from "node:https"
 import type { AddressInfo } from "node:net"
 import { Credentials, redactAuthorization, type AppOptions, type MintedToken } from "./auth.ts"
 import { describeFault, FaultSet, parseFaultSpecs, type FaultSpec } from "./faults.ts"
@@ -26,6 +27,8 @@ export interface SimulatorOptions {
   readonly port?: number
   /** Default 127.0.0.1. */
   readonly host?: string
+  /** Serve HTTPS with this PEM key and certificate (chain) instead of plain HTTP. */
+  readonly tls?: { readonly key: string; readonly cert: string }
   /** Serve the API under a prefix such as "/api/v3" (GHES style). Default "". */
   readonly basePath?: string
   /** Personal access tokens accepted as `Bearer T` or `token T`. */
@@ -95,9 +98,9 @@ export interface Violation {
 }
 
 export interface GitHubSimulator {
-  /** Base URL of the API, including basePath, e.g. http://127.0.0.1:PORT/api/v3 */
+  /** Base URL of the API, including basePath, e.g. http://127.0.0.1:PORT/api/v3 (https:// with `tls`) */
   readonly url: string
-  /** http://127.0.0.1:PORT, where /_sim/* lives. */
+  /** http://127.0.0.1:PORT (https:// with `tls`), where /_sim/* lives. */
   readonly origin: string
   readonly port: number
   records(): StoredRecord[]
@@ -269,16 +272,24 @@ export async function startGitHubSimulator(options: SimulatorOptions = {}): Prom
         }
         case "rate-limit": {
           const now = Date.now()
-          const resetEpochSeconds =
-            fault.resetAfterSeconds === undefined ? undefined : Math.ceil((now + fault.resetAfterSeconds * 1000) / 1000)
+          const staleReset = fault.resetSecondsAgo !== undefined
+          const resetEpochSeconds = staleReset
+            ? Math.floor(now / 1000) - (fault.resetSecondsAgo ?? 0)
+            : fault.resetAfterSeconds === undefined
+            ? undefined
+            : Math.ceil((now + fault.resetAfterSeconds * 1000) / 1000)
           const retryAfterSeconds =
             fault.retryAfterSeconds ?? (resetEpochSeconds === undefined ? 60 : undefined)
+          // A reset that is not in the future gives no time: without
+          // Retry-After, GitHub's rule is to wait at least a minute.
+          const noTimeGiven = staleReset && retryAfterSeconds === undefined
           const imposed: ImposedLimit = {
             status: fault.status === 403 ? 403 : 429,
             secondary: fault.secondary ?? retryAfterSeconds !== undefined,
             untilMs: Math.max(
               retryAfterSeconds === undefined ? 0 : now + retryAfterSeconds * 1000,
-              resetEpochSeconds === undefined ? 0 : resetEpochSeconds * 1000
+              resetEpochSeconds === undefined ? 0 : resetEpochSeconds * 1000,
+              noTimeGiven ? now + 60_000 : 0
             ),
             retryAfter: retryAfterSeconds !== undefined,
             resetEpochSeconds
@@ -461,7 +472,7 @@ export async function startGitHubSimulator(options: SimulatorOptions = {}): Prom
     hanging.clear()
   }
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     arrivals.set(req, preciseNow())
     readBody(req)
       .then((text) => {
@@ -472,7 +483,10 @@ export async function startGitHubSimulator(options: SimulatorOptions = {}): Prom
       .catch((error: unknown) => {
         if (!res.headersSent && !res.destroyed) writeJson(res, 413, { message: String(error) })
       })
-  })
+  }
+  const server = options.tls === undefined
+    ? createServer(onRequest)
+    : createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, onRequest)
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject)
@@ -483,7 +497,7 @@ export async function startGitHubSimulator(options: SimulatorOptions = {}): Prom
   })
   const address = server.address() as AddressInfo
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address
-  const origin = `http://${host}:${address.port}`
+  const origin = `${options.tls === undefined ? "http" : "https"}://${host}:${address.port}`
   const toList = (faults: FaultSpec | ReadonlyArray<FaultSpec>): FaultSpec[] => parseFaultSpecs(faults)
 
   return {

@@ -1,10 +1,14 @@
 import { Context, type Duration, type Option, type Redacted } from "effect"
+import type { EgressSettings } from "./egress.ts"
 
 /**
  * How the controller authenticates to GitHub. App credentials win over a PAT
- * when both are complete (the original's rule).
+ * when both are complete (the original's rule). None: no Authorization
+ * header at all, for a BASE_URL that adds credentials itself (the
+ * original's own example points BASE_URL at such a service).
  */
 export type GitHubCredentials =
+  | { readonly _tag: "None" }
   | { readonly _tag: "Token"; readonly token: Redacted.Redacted<string> }
   | {
     readonly _tag: "App"
@@ -51,6 +55,8 @@ export interface TracingSettings {
   /** Sent with every export; may hold an API key. */
   readonly headers: Redacted.Redacted<Readonly<Record<string, string>>>
   readonly serviceName: string
+  /** Proxy and CAs for the collector connection; absent: direct, Node's CAs. */
+  readonly egress?: EgressSettings
 }
 
 /** The validated settings of one controller process. Read once at start. */
@@ -96,6 +102,11 @@ export interface ControllerConfig {
   /** `-kube-api-qps` / `-kube-api-burst`: the budget of Kubernetes API reads besides the watches (0: no limit). */
   readonly kubeApiQps: number
   readonly kubeApiBurst: number
+  /**
+   * Proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) and extra CAs (SSL_CERT_FILE,
+   * SSL_CERT_DIR) of the connections to GitHub; absent: direct, Node's CAs.
+   */
+  readonly egress?: EgressSettings
 }
 
 export class Config extends Context.Tag("deployment-tracker/Config")<Config, ControllerConfig>() {}

@@ -9,7 +9,8 @@ import { type ConfigError, invalidSetting } from "./errors.ts"
  * GitHub credentials: a PAT (`API_TOKEN`) or a GitHub App (id, installation
  * id, private key from a file or base64 in the environment). App settings win
  * over a token when complete, as in the original; partial App settings are an
- * error rather than a silent fall-back to the token.
+ * error rather than a silent fall-back to the token. Neither: requests carry
+ * no Authorization header (as in the original), with one warning.
  */
 
 export interface CredentialSettings {
@@ -27,6 +28,7 @@ export type PrivateKeySource =
   | { readonly _tag: "Inline"; readonly pem: Redacted.Redacted<string>; readonly setting: string }
 
 export type CredentialPlan =
+  | { readonly _tag: "None" }
   | { readonly _tag: "Token"; readonly token: Redacted.Redacted<string> }
   | {
     readonly _tag: "App"
@@ -79,10 +81,12 @@ export const planCredentials = (
     )
   }
   if (token !== undefined) return Either.right({ plan: { _tag: "Token", token }, warnings: [] })
-  return Either.left(
-    invalidSetting("API_TOKEN", `no GitHub credentials: set API_TOKEN, or the GitHub App settings ${APP_SETTINGS}`)
-  )
+  return Either.right({ plan: { _tag: "None" }, warnings: [NO_CREDENTIALS_WARNING] })
 }
+
+/** The one warning of a start without credentials. */
+export const NO_CREDENTIALS_WARNING = "No GitHub credentials (API_TOKEN, or " + APP_SETTINGS +
+  "): requests are sent without an Authorization header, so BASE_URL must add credentials (e.g. a proxy in the cluster)"
 
 /**
  * Checks PEM text with the same parser the JWT signing will use, and returns
@@ -143,7 +147,9 @@ export const loadPrivateKey = (
 export const resolveCredentials = (
   plan: CredentialPlan
 ): Effect.Effect<GitHubCredentials, ConfigError, FileSystem.FileSystem> =>
-  plan._tag === "Token"
+  plan._tag === "None"
+    ? Effect.succeed({ _tag: "None" })
+    : plan._tag === "Token"
     ? Effect.succeed({ _tag: "Token", token: plan.token })
     : Effect.map(loadPrivateKey(plan.privateKey), (privateKey) => ({
       _tag: "App",

@@ -16,6 +16,11 @@ export interface EnvironmentVariableSpec {
   readonly default?: string
   /** Never shown in messages. */
   readonly secret?: boolean
+  /**
+   * The first name set wins, without the conflict check between names (Go's
+   * reading of the proxy variables: upper case before lower case).
+   */
+  readonly firstWins?: boolean
   readonly description: string
 }
 
@@ -27,9 +32,22 @@ export const ENVIRONMENT_VARIABLES = [
     required: true,
     description: "GitHub organization the records are posted to (letters, digits, '_' and '-')"
   },
-  { name: "LOGICAL_ENVIRONMENT", required: true, description: "logical environment of the records, e.g. staging or production" },
-  { name: "PHYSICAL_ENVIRONMENT", default: "", description: "physical environment of the records, e.g. a region or data centre" },
-  { name: "CLUSTER", required: true, description: "name of this cluster in the records" },
+  {
+    name: "LOGICAL_ENVIRONMENT",
+    required: true,
+    description: "logical environment of the records, e.g. staging or production (at most 128 characters)"
+  },
+  {
+    name: "PHYSICAL_ENVIRONMENT",
+    default: "",
+    description: "physical environment of the records, e.g. a region or data centre (at most 128 characters)"
+  },
+  {
+    name: "CLUSTER",
+    required: true,
+    description:
+      "name of this cluster in the records (at most 128 characters; the start-up bulk sync needs letters, digits, '.', '_' and '-' only)"
+  },
   {
     name: "BASE_URL",
     default: "api.github.com",
@@ -92,7 +110,38 @@ export const ENVIRONMENT_VARIABLES = [
     secret: true,
     description: "headers sent to the collector, as key=value pairs separated by commas (e.g. an API key)"
   },
-  { name: "OTEL_SERVICE_NAME", default: "deployment-tracker", description: "service.name of the traces" }
+  { name: "OTEL_SERVICE_NAME", default: "deployment-tracker", description: "service.name of the traces" },
+  {
+    name: "HTTPS_PROXY",
+    aliases: ["https_proxy"],
+    firstWins: true,
+    secret: true,
+    description:
+      "proxy for https:// connections to GitHub and the OTLP collector (http:// or https:// URL, may hold user:password; no scheme: http://); upper case wins"
+  },
+  {
+    name: "HTTP_PROXY",
+    aliases: ["http_proxy"],
+    firstWins: true,
+    secret: true,
+    description: "proxy for plain http:// connections (a BASE_URL or collector in the cluster); not used for https://"
+  },
+  {
+    name: "NO_PROXY",
+    aliases: ["no_proxy"],
+    firstWins: true,
+    description:
+      "hosts that bypass the proxy, comma-separated: host, .domain or *.domain (the domain and its subdomains), host:port, IP, CIDR range, or *; localhost and loopback addresses always do"
+  },
+  {
+    name: "SSL_CERT_FILE",
+    description:
+      "PEM file of CA certificates trusted for GitHub and the collector, on top of Node's (NODE_EXTRA_CA_CERTS works too)"
+  },
+  {
+    name: "SSL_CERT_DIR",
+    description: "directories (separated by ':') whose PEM files hold CA certificates trusted on top of Node's"
+  }
 ] as const satisfies ReadonlyArray<EnvironmentVariableSpec>
 
 export type EnvironmentVariableName = (typeof ENVIRONMENT_VARIABLES)[number]["name"]
@@ -120,7 +169,7 @@ export const readEnvironment = (
       return value === undefined || value === "" ? [] : [{ name, value }]
     })
     const [first, ...others] = set
-    const conflicting = others.find((other) => other.value !== first?.value)
+    const conflicting = spec.firstWins === true ? undefined : others.find((other) => other.value !== first?.value)
     if (first !== undefined && conflicting !== undefined) {
       const detail = spec.secret === true ? "" : ` (${first.name}=${JSON.stringify(first.value)}, ${conflicting.name}=${JSON.stringify(conflicting.value)})`
       return Either.left(invalidSetting(first.name, `conflicts with ${conflicting.name}: both are set to different values; set only one${detail}`))

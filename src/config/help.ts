@@ -46,6 +46,7 @@ export const helpText = (
     ...variables.map(variableEntry),
     "",
     "GitHub credentials: API_TOKEN, or GH_APP_ID + GH_INSTALL_ID + one of GH_APP_PRIV_KEY_PATH / GH_APP_PRIVATE_KEY.",
-    "When both are complete the GitHub App is used.",
+    "When both are complete the GitHub App is used. With neither, requests carry no Authorization header (one",
+    "warning at start): for a BASE_URL that adds credentials, such as a proxy in the cluster.",
     ""
   ].join("\n")

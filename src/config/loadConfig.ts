@@ -2,7 +2,9 @@ import type { FileSystem } from "@effect/platform"
 import { Duration, Effect, Option, Redacted } from "effect"
 import { FLAGS, parseFlags } from "./cli.ts"
 import type { ControllerConfig } from "./Config.ts"
+import { loadExtraCertificates } from "./certificates.ts"
 import { planCredentials, resolveCredentials } from "./credentials.ts"
+import type { EgressSettings } from "./egress.ts"
 import { ENVIRONMENT_VARIABLES, readEnvironment } from "./environment.ts"
 import { type ConfigError, type HelpRequested, invalidSetting } from "./errors.ts"
 import { namespaceScope } from "./namespaceScope.ts"
@@ -20,7 +22,8 @@ export interface LoadedConfig {
 /**
  * Reads the command line and the environment once, at start: flags first (so
  * `-help` works whatever the environment), then every setting, then the rules
- * between settings, then the App's private key (from its file when it has one).
+ * between settings, then the App's private key (from its file when it has
+ * one) and the CA certificates of SSL_CERT_FILE / SSL_CERT_DIR.
  */
 export const loadConfig = (
   argv: ReadonlyArray<string>,
@@ -34,6 +37,12 @@ export const loadConfig = (
     const { plan, warnings: credentialWarnings } = yield* planCredentials(settings, environment.givenAs)
     const credentials = yield* resolveCredentials(plan)
     const leaderElection = yield* leaderElectionSettings(settings)
+    const egress: EgressSettings = {
+      httpsProxy: Option.fromNullable(settings.HTTPS_PROXY),
+      httpProxy: Option.fromNullable(settings.HTTP_PROXY),
+      noProxy: settings.NO_PROXY ?? "",
+      extraCaCertificates: yield* loadExtraCertificates(settings)
+    }
 
     const logLevel = settings.LOG_LEVEL
     const config: ControllerConfig = {
@@ -60,7 +69,8 @@ export const loadConfig = (
       deployedState: settings["-state-configmap"] === ""
         ? Option.none()
         : Option.some({ configMapName: settings["-state-configmap"], namespace: settings.POD_NAMESPACE ?? "deployment-tracker" }),
-      tracing: tracingSettings(settings),
+      tracing: tracingSettings(settings, egress),
+      egress,
       resyncPeriod: settings["-resync-period"] === 0 ? Option.none() : Option.some(Duration.millis(settings["-resync-period"])),
       kubeApiQps: settings["-kube-api-qps"],
       kubeApiBurst: settings["-kube-api-burst"]
@@ -96,7 +106,7 @@ const leaderElectionSettings = (settings: Settings) =>
   })
 
 /** The OTel specification's rule: a signal-specific endpoint is used as is; the general one gets `/v1/traces` appended. */
-const tracingSettings = (settings: Settings) => {
+const tracingSettings = (settings: Settings, egress: EgressSettings) => {
   const specific = settings.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
   const general = settings.OTEL_EXPORTER_OTLP_ENDPOINT
   const tracesUrl = specific ?? (general === undefined ? undefined : `${general.replace(/\/+$/, "")}/v1/traces`)
@@ -104,6 +114,7 @@ const tracingSettings = (settings: Settings) => {
   return Option.some({
     tracesUrl,
     headers: settings.OTEL_EXPORTER_OTLP_HEADERS ?? Redacted.make({}),
-    serviceName: settings.OTEL_SERVICE_NAME
+    serviceName: settings.OTEL_SERVICE_NAME,
+    egress
   })
 }

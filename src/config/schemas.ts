@@ -1,8 +1,9 @@
-import { Either, Encoding, ParseResult, Schema } from "effect"
+import { Either, Encoding, ParseResult, Redacted, Schema } from "effect"
 import type { LogLevelName } from "./Config.ts"
 import { isLocalHost, maskUserInfo, normaliseBaseUrl } from "./baseUrl.ts"
 import { shown } from "./errors.ts"
 import { templateProblem } from "../record/deploymentName.ts"
+import { codePointLength, LIMITS } from "../record/validateRecord.ts"
 import { labelSelectorProblem } from "./labelSelector.ts"
 
 /**
@@ -57,6 +58,23 @@ export const NonEmptyText: Schema.Schema<string, string> = withRule(
   Schema.String.pipe(Schema.minLength(1)),
   "must not be empty"
 )
+
+/**
+ * A value that goes into every record as `field`: within the lengths
+ * GitHub's record and cluster-job schemas allow (code points, as JSON Schema
+ * counts them), so it is refused at start rather than in every record.
+ */
+export const RecordFieldText = (field: keyof typeof LIMITS, required: boolean): Schema.Schema<string, string> => {
+  const { max, min: schemaMin } = LIMITS[field] as { readonly min: number; readonly max: number }
+  const min = required ? Math.max(1, schemaMin) : schemaMin
+  const rule = min === 0
+    ? `must be at most ${max} characters (GitHub's limit for ${field})`
+    : `must be 1 to ${max} characters (GitHub's limit for ${field})`
+  return withRule(
+    Schema.String.pipe(Schema.filter((text) => text.length >= min && codePointLength(text) <= max)),
+    rule
+  )
+}
 
 const ORGANIZATION = /^[a-zA-Z0-9_-]+$/
 
@@ -252,4 +270,41 @@ export const OptionalConfigMapName: Schema.Schema<string, string> = withRule(
     Schema.pattern(/^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/)
   ),
   "must be a ConfigMap name (lowercase letters, digits, '-' and '.', at most 253) or \"\" for off"
+)
+
+/**
+ * A proxy URL (HTTPS_PROXY, HTTP_PROXY): `http://` or `https://`, with
+ * optional `user:password@`; without a scheme `http://` is assumed (as Go
+ * does). Secret, since it may carry credentials: errors show it masked.
+ */
+export const ProxyUrl: Schema.Schema<Redacted.Redacted<string>, string> = Schema.transformOrFail(
+  Schema.String,
+  Schema.RedactedFromSelf(Schema.String),
+  {
+    strict: true,
+    decode: (text, _, ast) => {
+      const trimmed = text.trim()
+      const candidate = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(trimmed) ? trimmed : `http://${trimmed}`
+      const problem = (rule: string) => ParseResult.fail(new ParseResult.Type(ast, "<redacted>", `${rule} ${shown(maskUserInfo(trimmed))}`))
+      if (!URL.canParse(candidate)) return problem("must be a proxy URL such as http://proxy.example.com:3128")
+      const url = new URL(candidate)
+      if (url.protocol !== "http:" && url.protocol !== "https:") {
+        return problem(`must be an http:// or https:// proxy (scheme ${url.protocol.slice(0, -1)} is not supported)`)
+      }
+      if (url.hostname === "") return problem("must name the proxy's host")
+      return ParseResult.succeed(Redacted.make(url.href))
+    },
+    encode: (proxy) => ParseResult.succeed(Redacted.value(proxy))
+  }
+)
+
+/** SSL_CERT_DIR: directories separated by ':' (as OpenSSL and Go read it); empty items dropped. */
+export const DirectoryList: Schema.Schema<ReadonlyArray<string>, string> = Schema.transform(
+  Schema.String,
+  Schema.Array(Schema.String),
+  {
+    strict: true,
+    decode: (text) => text.split(":").map((item) => item.trim()).filter((item) => item !== ""),
+    encode: (items) => items.join(":")
+  }
 )

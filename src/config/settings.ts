@@ -10,6 +10,7 @@ import {
   BooleanText,
   CollectorUrl,
   DeploymentNameTemplate,
+  DirectoryList,
   GoDurationOrZero,
   GoDurationText,
   HeaderList,
@@ -23,6 +24,8 @@ import {
   NonEmptyText,
   OptionalConfigMapName,
   OrganizationName,
+  ProxyUrl,
+  RecordFieldText,
   RequestRate
 } from "./schemas.ts"
 
@@ -56,9 +59,9 @@ const fields = {
   "-kube-api-qps": RequestRate,
   "-kube-api-burst": IntegerAtLeast(1),
   GITHUB_ORG: OrganizationName,
-  LOGICAL_ENVIRONMENT: NonEmptyText,
-  PHYSICAL_ENVIRONMENT: Schema.String,
-  CLUSTER: NonEmptyText,
+  LOGICAL_ENVIRONMENT: RecordFieldText("logical_environment", true),
+  PHYSICAL_ENVIRONMENT: RecordFieldText("physical_environment", false),
+  CLUSTER: RecordFieldText("cluster", true),
   BASE_URL: ApiBaseUrl,
   DN_TEMPLATE: DeploymentNameTemplate,
   BULK_CLUSTER_SYNC: BooleanText,
@@ -77,7 +80,12 @@ const fields = {
   OTEL_EXPORTER_OTLP_ENDPOINT: optional(CollectorUrl),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optional(CollectorUrl),
   OTEL_EXPORTER_OTLP_HEADERS: optional(Schema.Redacted(HeaderList)),
-  OTEL_SERVICE_NAME: NonEmptyText
+  OTEL_SERVICE_NAME: NonEmptyText,
+  HTTPS_PROXY: optional(ProxyUrl),
+  HTTP_PROXY: optional(ProxyUrl),
+  NO_PROXY: optional(Schema.String),
+  SSL_CERT_FILE: optional(Schema.String),
+  SSL_CERT_DIR: optional(DirectoryList)
 } satisfies { readonly [Name in SettingName]: Schema.Struct.Fields[string] }
 
 export const Settings = Schema.Struct(fields)

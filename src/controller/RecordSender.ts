@@ -77,9 +77,14 @@ export class RecordSender extends Effect.Service<RecordSender>()("deployment-tra
           Effect.catchTags({
             NoArtifact: (e) =>
               unknownArtifacts.add(record.digest).pipe(
-                Effect.zipRight(Effect.logInfo("No artifact found; digest cached as unknown").pipe(
-                  Effect.annotateLogs({ reason: e.message })
-                )),
+                Effect.zipRight(
+                  (e.reason === "no_artifacts_found"
+                    ? Effect.logInfo("No artifact found; digest cached as unknown")
+                    // Usually a wrong org or a token that cannot see it: worth a look.
+                    : Effect.logWarning("GitHub answered 404; the digest is not posted again for an hour")).pipe(
+                    Effect.annotateLogs({ reason: e.reason, message: e.message })
+                  )
+                ),
                 Effect.zipRight(events.report(regarding, {
                   _tag: "UnknownArtifact",
                   deploymentName: record.deployment_name,

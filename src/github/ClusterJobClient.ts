@@ -85,7 +85,7 @@ export class ClusterJobClient extends Effect.Service<ClusterJobClient>()("deploy
     const auth = yield* GitHubAuth
     // Read once, like the rest of the configuration: a layer sets it.
     const polling = yield* JobPolling
-    const http = yield* makeGitHubHttpClient(config.apiRequestTimeout)
+    const http = yield* makeGitHubHttpClient(config.apiRequestTimeout, config.baseUrl, config.egress)
     const jobsUrl = `${config.baseUrl}/orgs/${encodeURIComponent(config.org)}/artifacts/metadata/deployment-record/cluster/${
       encodeURIComponent(config.cluster)
     }/jobs`
@@ -157,14 +157,35 @@ export class ClusterJobClient extends Effect.Service<ClusterJobClient>()("deploy
         })
       )
 
-    /** Any other failure: the shared classifier; a 404 that is not a rate limit is a plain client error here. */
-    const failureOf = (response: GitHubResponse, receivedAt: number) => {
-      const failure = classifyFailure({ ...response, receivedAt })
-      return failure._tag === "NoArtifact" ? new ClientError({ status: 404, message: failure.message }) : failure
-    }
+    /** Any other failure: the shared classifier (a 404 is a plain client error there). */
+    const failureOf = (response: GitHubResponse, receivedAt: number) => classifyFailure({ ...response, receivedAt })
 
     const unexpected = (response: GitHubResponse, reason: string) =>
       new UnexpectedResponse({ status: response.status, reason, body: boundedBody(response.body) })
+
+    /**
+     * The job POST feeds the original's per-record counters as the original
+     * does: accepted -> ok (even if the answer then does not parse), a client
+     * error -> client_error, retries used up -> hard_fail, 404 (no jobs
+     * endpoint) -> unknown_artifact; a 409 and a request never sent count
+     * nothing. Soft failures and rate limits are counted per attempt in `send`.
+     */
+    const countJobFailure = (e: CreateJobError): void => {
+      switch (e._tag) {
+        case "ClientError":
+          return metrics.postClientError.inc()
+        case "HardFailure":
+          return metrics.postHardFail.inc()
+        case "JobsUnavailable":
+          return metrics.postUnknownArtifact.inc()
+        case "UnexpectedResponse":
+          // Only 2xx answers become UnexpectedResponse: GitHub took the job.
+          return metrics.postOk.inc()
+        case "JobConflict":
+        case "InvalidJobRequest":
+          return
+      }
+    }
 
     /** Submits a job. Checks the envelope and size first: a request the schema rejects is never sent. */
     const createJob = (request: ClusterJobRequest): Effect.Effect<JobAccepted, CreateJobError> => {
@@ -195,6 +216,10 @@ export class ClusterJobClient extends Effect.Service<ClusterJobClient>()("deploy
           return Effect.fail(failure)
         }
       ).pipe(
+        Effect.tapBoth({
+          onSuccess: () => Effect.sync(() => metrics.postOk.inc()),
+          onFailure: (e) => Effect.sync(() => countJobFailure(e))
+        }),
         Effect.withSpan("github.createClusterJob", {
           attributes: { deployments: request.deployments.length },
           captureStackTrace: false

@@ -1,11 +1,12 @@
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Clock, Duration, Effect, Schedule } from "effect"
+import { Clock, Duration, Effect, Option, Schedule } from "effect"
 import { Config } from "../config/Config.ts"
+import { describeProxy, proxyFor } from "../config/egress.ts"
 import { SpanAttribute, SpanName } from "../observability/eventTrace.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
-import { classifyFailure } from "./classifyResponse.ts"
-import { type ClientError, HardFailure, type NoArtifact, type PostError, SoftFailure } from "./errors.ts"
+import { classifyFailure, errorMessage } from "./classifyResponse.ts"
+import { type ClientError, HardFailure, NoArtifact, type PostError, SoftFailure } from "./errors.ts"
 import { GitHubAuth } from "./GitHubAuth.ts"
 import { exchange, gitHubHeaders, makeGitHubHttpClient } from "./GitHubHttp.ts"
 import { RateLimitGate } from "./RateLimitGate.ts"
@@ -46,7 +47,11 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
       const metrics = yield* Metrics
       const gate = yield* RateLimitGate
       const auth = yield* GitHubAuth
-      const http = yield* makeGitHubHttpClient(config.apiRequestTimeout)
+      const http = yield* makeGitHubHttpClient(config.apiRequestTimeout, config.baseUrl, config.egress)
+      const proxy = proxyFor(config.baseUrl, config.egress)
+      if (Option.isSome(proxy)) {
+        yield* Effect.logInfo("GitHub requests go through a proxy").pipe(Effect.annotateLogs({ proxy: describeProxy(proxy.value) }))
+      }
       // The outgoing budget: 3/s is 900 POST points a minute, GitHub's per-endpoint secondary limit.
       const throttle = yield* makeThrottle(config.apiRatePerSecond, config.apiBurst)
       const inFlight = yield* Effect.makeSemaphore(MAX_CONCURRENT_REQUESTS)
@@ -75,6 +80,7 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
           // An installation token GitHub no longer takes (revoked, or expired
           // sooner than it said): the next authorization mints a new one.
           if (outcome.status === 401) yield* auth.refresh
+          if (outcome.status === 404) return yield* Effect.fail(notFound(outcome.body))
           return yield* Effect.fail(classifyFailure({ ...outcome, receivedAt: yield* Clock.currentTimeMillis }))
         })
 
@@ -156,8 +162,10 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
           Effect.tapError((e: ClientError | NoArtifact | HardFailure) =>
             Effect.sync(() => {
               if (e._tag === "ClientError") metrics.postClientError.inc()
-              else if (e._tag === "NoArtifact") metrics.postUnknownArtifact.inc()
-              else metrics.postHardFail.inc()
+              else if (e._tag === "NoArtifact") {
+                metrics.postUnknownArtifact.inc()
+                metrics.postNotFound(e.reason)
+              } else metrics.postHardFail.inc()
             })
           ),
           Effect.withSpan(SpanName.postRecord, {
@@ -170,6 +178,19 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
     })
   }
 ) {}
+
+/**
+ * Every 404 from the record endpoint: the original caches the digest as
+ * unknown for an hour whatever the text, so a digest an org or token cannot
+ * see is not posted again on every event. The reason keeps GitHub's "no
+ * artifacts found" (no attestation) apart from any other 404.
+ */
+export const notFound = (body: string): NoArtifact => {
+  const message = errorMessage(body).replace(/\s+/g, " ").trim()
+  return /no artifacts? found/i.test(message)
+    ? new NoArtifact({ reason: "no_artifacts_found", message: "no artifacts found" })
+    : new NoArtifact({ reason: "other", message: `other 404: ${message.length > 200 ? `${message.slice(0, 200)}...` : message}` })
+}
 
 /** An attempt's outcome for its span: `SoftFailure` -> `soft_failure`. */
 const attemptOutcome = (tag: string): string => tag.replace(/(?<=[a-z])(?=[A-Z])/g, "_").toLowerCase()

@@ -1,6 +1,5 @@
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Context, Data, Duration, Effect, Layer, Redacted, Schedule } from "effect"
+import { Context, Data, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
 import { Config } from "../config/Config.ts"
 import {
   type AppInstallation,
@@ -8,6 +7,7 @@ import {
   mintInstallationToken,
   type MintFailed
 } from "./installationToken.ts"
+import { makeGitHubHttpClient } from "./GitHubHttp.ts"
 import { makeInstallationTokenCache } from "./installationTokenCache.ts"
 
 export class AuthUnavailable extends Data.TaggedError("AuthUnavailable")<{
@@ -18,14 +18,15 @@ export class AuthUnavailable extends Data.TaggedError("AuthUnavailable")<{
  * Supplies the Authorization header value for GitHub API calls. A PAT is
  * fixed; a GitHub App mints installation tokens that expire (cached, and
  * replaced before they expire), so `refresh` exists for the 401 path.
+ * Without credentials there is no header at all.
  */
 export class GitHubAuth extends Context.Tag("deployment-tracker/GitHubAuth")<GitHubAuth, {
   /**
-   * The header value (`Bearer …`). Fails only when no valid credential can be
-   * had right now (minting failed and the last token expired): a retriable
-   * failure for the caller.
+   * The header value (`Bearer …`), none without credentials. Fails only when
+   * no valid credential can be had right now (minting failed and the last
+   * token expired): a retriable failure for the caller.
    */
-  readonly authorization: Effect.Effect<Redacted.Redacted<string>, AuthUnavailable>
+  readonly authorization: Effect.Effect<Option.Option<Redacted.Redacted<string>>, AuthUnavailable>
   /** Drop any cached credential after GitHub answered 401 (the next `authorization` mints). */
   readonly refresh: Effect.Effect<void>
 }>() {}
@@ -48,9 +49,12 @@ export const startupMintRetry = Schedule.exponential("1 second").pipe(
 const bearer = (token: Redacted.Redacted<string>) => Redacted.make(`Bearer ${Redacted.value(token)}`)
 
 const patAuth = (token: Redacted.Redacted<string>): Context.Tag.Service<GitHubAuth> => {
-  const header = bearer(token)
+  const header = Option.some(bearer(token))
   return { authorization: Effect.succeed(header), refresh: Effect.void }
 }
+
+/** No credentials: no Authorization header (BASE_URL adds one, or the endpoint needs none). */
+const anonymous: Context.Tag.Service<GitHubAuth> = { authorization: Effect.succeed(Option.none()), refresh: Effect.void }
 
 /**
  * GitHub App authentication: the first token is minted at start-up (unless
@@ -90,7 +94,7 @@ export const makeAppAuth = (
     }
     return {
       authorization: cache.current.pipe(
-        Effect.map((token) => bearer(token.token)),
+        Effect.map((token) => Option.some(bearer(token.token))),
         Effect.mapError((e) => new AuthUnavailable({ reason: e.reason }))
       ),
       refresh: cache.invalidate
@@ -105,6 +109,7 @@ export const makeAppAuth = (
 export const GitHubAuthLive: Layer.Layer<GitHubAuth, InstallationRefused, Config> = Layer.unwrapEffect(
   Effect.map(Config, (config) => {
     const credentials = config.credentials
+    if (credentials._tag === "None") return Layer.succeed(GitHubAuth, anonymous)
     if (credentials._tag === "Token") return Layer.succeed(GitHubAuth, patAuth(credentials.token))
     const installation: AppInstallation = {
       baseUrl: config.baseUrl,
@@ -112,9 +117,14 @@ export const GitHubAuthLive: Layer.Layer<GitHubAuth, InstallationRefused, Config
       installationId: credentials.installationId,
       privateKey: credentials.privateKey
     }
+    // Minting goes to the same base URL as every other call: same proxy, same CAs.
+    const mintingClient = Layer.scoped(
+      HttpClient.HttpClient,
+      makeGitHubHttpClient(config.apiRequestTimeout, config.baseUrl, config.egress)
+    )
     return Layer.effect(
       GitHubAuth,
       makeAppAuth(installation, { requestTimeout: config.apiRequestTimeout, mintAtStart: !config.dryRun })
-    ).pipe(Layer.provide(NodeHttpClient.layerUndici))
+    ).pipe(Layer.provide(mintingClient))
   })
 )

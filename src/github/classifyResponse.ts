@@ -1,7 +1,11 @@
 import { Duration } from "effect"
-import { ClientError, NoArtifact, RateLimited, SoftFailure } from "./errors.ts"
+import { ClientError, RateLimited, SoftFailure } from "./errors.ts"
 
-/** Wait when GitHub signals a rate limit but gives no usable time (its docs: at least a minute). */
+/**
+ * Wait when GitHub signals a rate limit but gives no usable time: no
+ * Retry-After and no reset in the future (its docs, and the original: at
+ * least a minute).
+ */
 export const DEFAULT_RATE_LIMIT_WAIT = Duration.minutes(1)
 
 export interface ResponseFacts {
@@ -45,21 +49,31 @@ const retryAfterMillis = (value: string | undefined, now: number): number | unde
   return Number.isNaN(date) ? undefined : Math.max(0, date - now)
 }
 
+/**
+ * Milliseconds until x-ratelimit-reset, only when that is in the future. A
+ * reset already past (our clock ahead of GitHub's, or the answer sent in
+ * the reset second) says nothing about how long the limit lasts: retrying
+ * at once would repeat requests inside the limit.
+ */
 const resetMillis = (value: string | undefined, now: number): number | undefined => {
   if (value === undefined) return undefined
   const epochSeconds = Number(value)
-  return Number.isFinite(epochSeconds) && epochSeconds > 0 ? Math.max(0, epochSeconds * 1000 - now) : undefined
+  if (!Number.isFinite(epochSeconds)) return undefined
+  const wait = epochSeconds * 1000 - now
+  return wait > 0 ? wait : undefined
 }
 
 /**
  * Sorts a non-2xx response into the typed failures. A 403/429 is a rate
  * limit when it has Retry-After, `x-ratelimit-remaining: 0`, or GitHub's
- * secondary-limit message; the wait is the larger of Retry-After and the
- * reset time, or one minute when neither parses.
+ * secondary-limit message; the wait is the larger of Retry-After and a reset
+ * time in the future, or one minute when there is neither. A 404 is a
+ * ClientError here: what it means depends on the endpoint (see
+ * DeploymentRecordClient and ClusterJobClient).
  */
 export const classifyFailure = (
   facts: ResponseFacts
-): ClientError | NoArtifact | RateLimited | SoftFailure => {
+): ClientError | RateLimited | SoftFailure => {
   const { body, headers, receivedAt, status } = facts
   const message = errorMessage(body)
   if (status === 403 || status === 429) {
@@ -73,7 +87,6 @@ export const classifyFailure = (
     }
     return new ClientError({ status, message })
   }
-  if (status === 404 && /no artifacts? found/i.test(message)) return new NoArtifact({ message })
   if (status === 408 || status >= 500) return new SoftFailure({ reason: `HTTP ${status}: ${message}`, status })
   return new ClientError({ status, message })
 }

@@ -5,8 +5,10 @@ import { Data, type Duration } from "effect"
  * - ClientError: a 4xx that is not a rate limit. Resending the same request
  *   cannot help (and repeated invalid requests can get an app suspended), so
  *   it is counted and never retried.
- * - NoArtifact: 404 "no artifacts found": the digest has no attestation.
- *   The digest is remembered as unknown for an hour.
+ * - NoArtifact: any 404 from the record endpoint (as the original reads
+ *   it). `reason` tells GitHub's "no artifacts found" (the digest has no
+ *   attestation) from any other 404 (e.g. an org or endpoint the token
+ *   cannot see). Either way the digest is remembered as unknown for an hour.
  * - RateLimited: 403/429 with rate-limit signals. Every worker waits until
  *   `retryAt`, then the request is tried again.
  * - SoftFailure: 5xx, network error or timeout; retried with backoff.
@@ -18,7 +20,12 @@ export class ClientError extends Data.TaggedError("ClientError")<{
   readonly message: string
 }> {}
 
+/** Why a record post got a 404: the label value of `deployment_tracker_post_record_not_found_total`. */
+export type NotFoundReason = "no_artifacts_found" | "other"
+
 export class NoArtifact extends Data.TaggedError("NoArtifact")<{
+  readonly reason: NotFoundReason
+  /** For the log: "no artifacts found", or "other 404: <GitHub's message>". */
   readonly message: string
 }> {}
 

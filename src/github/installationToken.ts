@@ -1,9 +1,9 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { createAppAuth } from "@octokit/auth-app"
-import { Clock, Data, Duration, Effect, Either, Redacted, Schema } from "effect"
+import { Clock, Data, Duration, Effect, Either, Option, Redacted, Schema } from "effect"
 import { classifyFailure, errorMessage, type ResponseFacts } from "./classifyResponse.ts"
-import { gitHubHeaders } from "./GitHubHttp.ts"
+import { causeOf, gitHubHeaders, readBoundedText } from "./GitHubHttp.ts"
 
 /**
  * Minting a GitHub App installation token: `POST
@@ -83,7 +83,6 @@ export const classifyMintFailure = (
       return new MintFailed({ reason: `rate limited (HTTP ${failure.status}): ${says}`, retryAfter: failure.wait })
     case "SoftFailure":
       return new MintFailed({ reason: failure.reason, retryAfter: Duration.zero })
-    case "NoArtifact":
     case "ClientError":
       break
   }
@@ -148,18 +147,21 @@ export const mintInstallationToken = (
     Effect.gen(function*() {
       const jwt = yield* signJwt(installation, offsetSeconds)
       const request = HttpClientRequest.post(url).pipe(
-        HttpClientRequest.setHeaders(gitHubHeaders(Redacted.make(`Bearer ${Redacted.value(jwt)}`)))
+        HttpClientRequest.setHeaders(gitHubHeaders(Option.some(Redacted.make(`Bearer ${Redacted.value(jwt)}`))))
       )
       const response = yield* http.execute(request).pipe(
-        Effect.flatMap((r) => Effect.map(r.text, (body) => ({ status: r.status, headers: r.headers, body }))),
+        Effect.flatMap((r) => Effect.map(readBoundedText(r), (body) => ({ status: r.status, headers: r.headers, body }))),
+        Effect.scoped,
         Effect.timeoutFail({
           duration: timeout,
           onTimeout: () => new MintFailed({ reason: `no answer within ${Duration.format(timeout)}`, retryAfter: Duration.zero })
         }),
         Effect.catchTags({
-          RequestError: (e) => Effect.fail(new MintFailed({ reason: `request failed: ${e.reason}`, retryAfter: Duration.zero })),
+          RequestError: (e) =>
+            Effect.fail(new MintFailed({ reason: `request failed: ${e.reason}${causeOf(e.cause)}`, retryAfter: Duration.zero })),
           ResponseError: (e) =>
-            Effect.fail(new MintFailed({ reason: `reading the answer failed: ${e.reason}`, retryAfter: Duration.zero }))
+            Effect.fail(new MintFailed({ reason: `reading the answer failed: ${e.reason}`, retryAfter: Duration.zero })),
+          BodyTooLarge: (e) => Effect.fail(new MintFailed({ reason: e.reason, retryAfter: Duration.zero }))
         })
       )
       const receivedAt = yield* Clock.currentTimeMillis

@@ -53,6 +53,11 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
       "Annotation values left out because they are invalid, by annotation (runtime-risks, tag, github-repository of metadata.github.com/*; a Namespace's logical-environment, physical-environment)",
       "annotation"
     )
+    const postRecordNotFound = labelledCounter(
+      "deployment_tracker_post_record_not_found_total",
+      "Record posts answered 404, by reason (no_artifacts_found: the digest has no attestation; other: any other 404, e.g. an org or endpoint the token cannot see); either way the digest is not posted again for an hour",
+      "reason"
+    )
     const recordsDryRun = labelledCounter(
       "deployment_tracker_records_dry_run_total",
       "Records built and validated but not sent because of -dry-run, by status",
@@ -157,8 +162,9 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
       postRateLimited: counter("deptracker_post_record_rate_limited", "The total number of post attempts that were rate limited"),
       postUnknownArtifact: counter(
         "deptracker_post_record_unknown_artifact",
-        "The total number of post attempts that resulted in no matching attestation for the container digest (404 'no artifacts found' responses)"
+        "The total number of post attempts that resulted in no matching attestation for the container digest (404 responses)"
       ),
+      postNotFound: (reason: "no_artifacts_found" | "other") => postRecordNotFound.inc({ reason }),
       postUnknownArtifactCacheHit: counter(
         "deptracker_post_record_unknown_artifact_cache_hit",
         "The total number of API calls avoided due to a cached 404 for an unknown artifact digest"

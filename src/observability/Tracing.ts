@@ -1,6 +1,7 @@
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base"
 import { Data, Duration, Effect, FiberSet, Layer, Option, Redacted } from "effect"
 import type { TracingSettings } from "../config/Config.ts"
+import { describeProxy, type EgressSettings, proxyFor, trustedCertificates } from "../config/egress.ts"
 import { VERSION } from "../version.ts"
 import { EventTracing } from "./eventTrace.ts"
 
@@ -124,11 +125,43 @@ export const exportingTracerLayer = (options: ExportingTracerOptions): Layer.Lay
     )
   }))
 
+/**
+ * The Node agent the OTLP exporter sends through. The exporter speaks
+ * node:http(s) and takes only an http.Agent, so undici's EnvHttpProxyAgent
+ * (GitHub's) cannot serve it; Node's own agent does the proxying instead
+ * (its `proxyEnv`, Node >= 24.5: CONNECT for https, absolute URLs for http).
+ * Whether to use the proxy is decided here with the same rules as for
+ * GitHub (proxyFor), so Node is given the chosen proxy and no NO_PROXY of
+ * its own (its matching differs). CAs: Node's plus SSL_CERT_FILE/DIR.
+ */
+export const collectorAgentOptions = (tracesUrl: string, egress: EgressSettings | undefined) => {
+  const url = new URL(tracesUrl)
+  const proxy = proxyFor(tracesUrl, egress)
+  const ca = url.protocol === "https:" ? trustedCertificates(egress) : undefined
+  return {
+    keepAlive: true,
+    ...(ca === undefined ? {} : { ca: [...ca] }),
+    ...Option.match(proxy, {
+      onNone: () => ({}),
+      onSome: (value) => ({ proxyEnv: { [url.protocol === "https:" ? "HTTPS_PROXY" : "HTTP_PROXY"]: Redacted.value(value) } })
+    })
+  }
+}
+
 /** The OTLP/HTTP (JSON) exporter to the configured collector. */
 const otlpExporter = (settings: TracingSettings) =>
   loadModules("the OTLP trace exporter", () => import("@opentelemetry/exporter-trace-otlp-http")).pipe(
     Effect.map(({ OTLPTraceExporter }) =>
-      new OTLPTraceExporter({ url: settings.tracesUrl, headers: { ...Redacted.value(settings.headers) } })
+      new OTLPTraceExporter({
+        url: settings.tracesUrl,
+        headers: { ...Redacted.value(settings.headers) },
+        // A factory (not options) so the agent is made for the URL's protocol
+        // with the proxy decided above; loaded lazily, as the exporter advises.
+        httpAgentOptions: async (protocol) => {
+          const options = collectorAgentOptions(settings.tracesUrl, settings.egress)
+          return protocol === "http:" ? new (await import("node:http")).Agent(options) : new (await import("node:https")).Agent(options)
+        }
+      })
     )
   )
 
@@ -161,7 +194,11 @@ export const TracingLive = (settings: Option.Option<TracingSettings>): Layer.Lay
       }).pipe(
         Layer.tap(() =>
           Effect.logInfo("Tracing on").pipe(
-            Effect.annotateLogs({ traces_url: describeUrl(tracing.tracesUrl), service_name: tracing.serviceName })
+            Effect.annotateLogs({
+              traces_url: describeUrl(tracing.tracesUrl),
+              service_name: tracing.serviceName,
+              proxy: Option.match(proxyFor(tracing.tracesUrl, tracing.egress), { onNone: () => "none", onSome: describeProxy })
+            })
           )
         ),
         orTracingOff

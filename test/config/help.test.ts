@@ -46,7 +46,12 @@ const VARIABLES: ReadonlyArray<readonly [string, string]> = [
   ["OTEL_EXPORTER_OTLP_ENDPOINT", "(optional)"],
   ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "(optional)"],
   ["OTEL_EXPORTER_OTLP_HEADERS", "(optional, secret)"],
-  ["OTEL_SERVICE_NAME", "(default: \"deployment-tracker\")"]
+  ["OTEL_SERVICE_NAME", "(default: \"deployment-tracker\")"],
+  ["HTTPS_PROXY (also https_proxy)", "(optional, secret)"],
+  ["HTTP_PROXY (also http_proxy)", "(optional, secret)"],
+  ["NO_PROXY (also no_proxy)", "(optional)"],
+  ["SSL_CERT_FILE", "(optional)"],
+  ["SSL_CERT_DIR", "(optional)"]
 ]
 
 /** Help entries: a header line `  name ...` followed by lines indented further. */

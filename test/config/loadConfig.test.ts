@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Option, Redacted } from "effect"
 import { createPrivateKey } from "node:crypto"
 import type { ControllerConfig } from "../../src/config/Config.ts"
+import { NO_CREDENTIALS_WARNING } from "../../src/config/credentials.ts"
 import {
   base64,
   BASE_ENV,
@@ -35,6 +36,7 @@ describe("defaults", () => {
         deployedState,
         resyncPeriod: _r,
         namespaceSelector,
+        egress,
         ...plain
       } = config
       expect(plain).toStrictEqual({
@@ -65,7 +67,10 @@ describe("defaults", () => {
         | "deployedState"
         | "resyncPeriod"
         | "namespaceSelector"
+        | "egress"
       >)
+      // No proxy variables, no extra CAs: direct connections, Node's CA list.
+      expect(egress).toStrictEqual({ httpsProxy: Option.none(), httpProxy: Option.none(), noProxy: "", extraCaCertificates: [] })
       expect(config.resyncPeriod).toStrictEqual(Option.some(Duration.hours(6)))
       expect(Option.isNone(namespaceSelector)).toBe(true)
       expect(deployedState).toStrictEqual(Option.some({ configMapName: "deployment-tracker-state", namespace: "deployment-tracker" }))
@@ -303,6 +308,14 @@ describe("aliases and precedence", () => {
       expect(config.credentials).toMatchObject({ _tag: "App", appId: "Iv23liAbCdEf0123456" })
     }))
 
+  it.effect("no credentials at all: the original's anonymous mode, with one warning (BASE_URL must add them)", () =>
+    Effect.gen(function*() {
+      const { config, warnings } = yield* load([], { ...ENV_WITHOUT_CREDENTIALS, BASE_URL: "http://github-auth.tools.svc:8080" })
+      expect(config.credentials).toStrictEqual({ _tag: "None" })
+      expect(warnings).toStrictEqual([NO_CREDENTIALS_WARNING])
+      expect(NO_CREDENTIALS_WARNING).toMatch(/without an Authorization header/)
+    }))
+
   it.effect("API_TOKEN is trimmed (a newline from a secret file)", () =>
     Effect.gen(function*() {
       const { config } = yield* load([], { ...BASE_ENV, API_TOKEN: `${TOKEN}\n` })
@@ -357,6 +370,31 @@ const ERROR_CASES: ReadonlyArray<ErrorCase> = [
     problem: "is required"
   },
   { rule: "CLUSTER is required", env: () => without("CLUSTER"), setting: "CLUSTER", problem: "is required" },
+  // GitHub's record and cluster-job schemas: every record would be refused.
+  {
+    rule: "LOGICAL_ENVIRONMENT is at most 128 characters",
+    env: () => ({ ...BASE_ENV, LOGICAL_ENVIRONMENT: "p".repeat(129) }),
+    setting: "LOGICAL_ENVIRONMENT",
+    problem: "must be 1 to 128 characters (GitHub's limit for logical_environment)"
+  },
+  {
+    rule: "PHYSICAL_ENVIRONMENT is at most 128 characters",
+    env: () => ({ ...BASE_ENV, PHYSICAL_ENVIRONMENT: "eu-west-1-".repeat(13) }),
+    setting: "PHYSICAL_ENVIRONMENT",
+    problem: "must be at most 128 characters (GitHub's limit for physical_environment)"
+  },
+  {
+    rule: "CLUSTER is at most 128 characters",
+    env: () => ({ ...BASE_ENV, CLUSTER: "c".repeat(129) }),
+    setting: "CLUSTER",
+    problem: "must be 1 to 128 characters (GitHub's limit for cluster)"
+  },
+  {
+    rule: "lengths count code points: 129 emoji are 129 characters",
+    env: () => ({ ...BASE_ENV, CLUSTER: "\u{1F680}".repeat(129) }),
+    setting: "CLUSTER",
+    problem: "GitHub's limit for cluster"
+  },
   {
     rule: "-namespace and -exclude-namespaces are exclusive",
     argv: ["-namespace", "a", "-exclude-namespaces", "b"],
@@ -639,12 +677,6 @@ const ERROR_CASES: ReadonlyArray<ErrorCase> = [
     env: () => ({ ...BASE_ENV, OTEL_EXPORTER_OTLP_HEADERS: "c2VjcmV0" }),
     setting: "OTEL_EXPORTER_OTLP_HEADERS",
     problem: "must be key=value pairs"
-  },
-  {
-    rule: "some credentials are required",
-    env: () => ENV_WITHOUT_CREDENTIALS,
-    setting: "API_TOKEN",
-    problem: "no GitHub credentials"
   }
 ]
 
@@ -687,6 +719,27 @@ describe("every rule is an error naming the setting", () => {
       const { config } = yield* load([], BASE_ENV)
       expect(JSON.stringify(config)).not.toContain(TOKEN)
       expect(String(config.credentials._tag === "Token" ? config.credentials.token : "")).not.toContain(TOKEN)
+    }))
+})
+
+describe("record fields from the environment", () => {
+  it.effect("128 characters (code points, as GitHub's schema counts them) are accepted", () =>
+    Effect.gen(function*() {
+      const emoji = "\u{1F680}".repeat(128) // 256 UTF-16 units, 128 characters
+      const { config } = yield* load([], {
+        ...BASE_ENV,
+        LOGICAL_ENVIRONMENT: "p".repeat(128),
+        PHYSICAL_ENVIRONMENT: emoji,
+        CLUSTER: "c".repeat(128)
+      })
+      expect(config.logicalEnvironment).toHaveLength(128)
+      expect(config.physicalEnvironment).toBe(emoji)
+      expect(config.cluster).toHaveLength(128)
+    }))
+
+  it.effect("a CLUSTER the jobs URL cannot carry is still accepted: the record schema has no pattern (the bulk sync is skipped with a warning)", () =>
+    Effect.gen(function*() {
+      expect((yield* load([], { ...BASE_ENV, CLUSTER: "eu west/1" })).config.cluster).toBe("eu west/1")
     }))
 })
 

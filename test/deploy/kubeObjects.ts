@@ -73,3 +73,32 @@ export const podSpecOf = (deployment: KubeObject): Record<string, unknown> =>
 /** The container's environment as name -> value or valueFrom. */
 export const envOf = (deployment: KubeObject): Record<string, unknown> =>
   Object.fromEntries((containerOf(deployment).env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]))
+
+/**
+ * The original's two selectors, kept by ours: its manifest selects the
+ * Deployment's pods by `app: deployment-tracker`, its chart by the
+ * app.kubernetes.io labels. A Deployment's selector cannot change, so each
+ * must stay what installs of the original already have.
+ */
+export const MANIFEST_SELECTOR: Readonly<Record<string, string>> = { app: "deployment-tracker" }
+export const chartSelector = (release: string): Readonly<Record<string, string>> => ({
+  "app.kubernetes.io/name": "deployment-tracker",
+  "app.kubernetes.io/instance": release
+})
+
+/**
+ * A manifest object as the chart renders it: the manifest's Deployment
+ * carries the original manifest's `app` label and selector, the chart's the
+ * original chart's selector; everything else is the same.
+ */
+export const asChartRendersIt = (object: KubeObject): KubeObject => {
+  if (object.kind !== "Deployment") return object
+  const copy = structuredClone(object) as unknown as {
+    metadata: { labels?: Record<string, string> }
+    spec: { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> } } }
+  }
+  delete copy.metadata.labels?.["app"]
+  delete copy.spec.template.metadata.labels["app"]
+  copy.spec.selector.matchLabels = { ...chartSelector(object.metadata.name) }
+  return copy as unknown as KubeObject
+}

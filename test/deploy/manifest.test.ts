@@ -4,7 +4,7 @@ import { PRODUCTION_FILES, PRODUCTION_INSTALL, RUNTIME_UID } from "../../scripts
 import { FLAGS } from "../../src/config/cli.ts"
 import { ENVIRONMENT_VARIABLES } from "../../src/config/environment.ts"
 import { READ_RBAC_RULES } from "../../src/kube/resources.ts"
-import { containerOf, envOf, manifestObjects, only, podSpecOf } from "./kubeObjects.ts"
+import { containerOf, envOf, MANIFEST_SELECTOR, manifestObjects, only, podSpecOf } from "./kubeObjects.ts"
 
 // deploy/manifest.yaml and the Dockerfile, read as data: what the
 // controller needs and nothing more, hardened as the original's, in step
@@ -44,6 +44,12 @@ describe("deploy/manifest.yaml", () => {
     // The workload code declares what it reads; the ClusterRole must cover it.
     expect(grants(rules)).toEqual(expect.arrayContaining(grants(READ_RBAC_RULES.map((r) => ({ ...r, apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })))))
     for (const rule of rules) expect(rule.resourceNames).toBeUndefined()
+  })
+
+  it("selects its pods by the original manifest's selector (immutable: `kubectl apply` over an original install needs the same one)", () => {
+    const spec = deployment["spec"] as { selector: unknown; template: { metadata: { labels: Record<string, string> } } }
+    expect(spec.selector).toEqual({ matchLabels: MANIFEST_SELECTOR })
+    expect(spec.template.metadata.labels).toMatchObject(MANIFEST_SELECTOR)
   })
 
   it("binds the ClusterRole to the ServiceAccount the Deployment runs as", () => {

@@ -1,6 +1,8 @@
 import { KubeConfig } from "@kubernetes/client-node"
 import { randomBytes } from "node:crypto"
-import { readFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { request, type RequestOptions } from "node:https"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
@@ -17,11 +19,14 @@ import {
 import { startImageTracker } from "../../scripts/package/imageTracker.ts"
 import { CHART_DIR, type Helm, MANIFEST_VALUES, openHelm } from "../deploy/helm.ts"
 import {
+  asChartRendersIt,
+  chartSelector,
   envOf,
   HELM_STANDARD_LABELS,
   keyOf,
   type KubeObject,
   MANIFEST_PATH,
+  MANIFEST_SELECTOR,
   manifestObjects,
   only,
   withoutHelmLabels
@@ -99,6 +104,106 @@ const trackerCan = async (verb: string, group: string, resource: string, namespa
 
 type Rule = { apiGroups: Array<string>; resources: Array<string>; verbs: Array<string> }
 
+const packageVersion = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version
+
+/**
+ * A chart in the shape of the original's (written here, not copied): chart
+ * name deployment-tracker, objects named `<release>-deployment-tracker`, the
+ * Deployment selecting its pods by app.kubernetes.io/name and
+ * app.kubernetes.io/instance, a metrics Service selecting them the same way.
+ */
+const writeOriginalShapedChart = (): { dir: string; remove: () => void } => {
+  const dir = mkdtempSync(join(tmpdir(), "dt-original-chart-"))
+  mkdirSync(join(dir, "templates"))
+  writeFileSync(join(dir, "Chart.yaml"), "apiVersion: v2\nname: deployment-tracker\nversion: 1.0.0\nappVersion: \"v1.0.0\"\n")
+  const selector = '{"app.kubernetes.io/name": "deployment-tracker", "app.kubernetes.io/instance": "{{ .Release.Name }}"}'
+  const labels = '{"app.kubernetes.io/name": "deployment-tracker", "app.kubernetes.io/instance": "{{ .Release.Name }}", ' +
+    '"helm.sh/chart": "deployment-tracker-1.0.0", "app.kubernetes.io/managed-by": "{{ .Release.Service }}"}'
+  const name = "{{ .Release.Name }}-deployment-tracker"
+  const documents = [
+    `{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "${name}", "namespace": "{{ .Release.Namespace }}", "labels": ${labels}}}`,
+    `{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "${name}", "labels": ${labels}}, "rules": [` +
+    '{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}, ' +
+    '{"apiGroups": ["apps"], "resources": ["deployments", "daemonsets", "statefulsets"], "verbs": ["get", "list", "watch"]}, ' +
+    '{"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["get"]}, ' +
+    '{"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": ["get", "list", "watch"]}]}',
+    `{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "${name}", "labels": ${labels}}, ` +
+    `"subjects": [{"kind": "ServiceAccount", "name": "${name}", "namespace": "{{ .Release.Namespace }}"}], ` +
+    `"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "${name}"}}`,
+    `{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "${name}", "namespace": "{{ .Release.Namespace }}", "labels": ${labels}}, ` +
+    `"spec": {"type": "ClusterIP", "selector": ${selector}, "ports": [{"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}]}}`,
+    `{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "${name}", "namespace": "{{ .Release.Namespace }}", "labels": ${labels}}, ` +
+    `"spec": {"replicas": 1, "selector": {"matchLabels": ${selector}}, "template": {"metadata": {"labels": ${labels}}, "spec": {` +
+    `"serviceAccountName": "${name}", "containers": [{"name": "deployment-tracker", "image": "ghcr.io/github/deployment-tracker:v1.0.0", ` +
+    '"env": [{"name": "GITHUB_ORG", "value": "my-org"}, {"name": "LOGICAL_ENVIRONMENT", "value": "staging"}, {"name": "CLUSTER", "value": "my-cluster"}], ' +
+    '"ports": [{"name": "metrics", "containerPort": 9090, "protocol": "TCP"}]}]}}}}'
+  ]
+  writeFileSync(join(dir, "templates", "objects.yaml"), documents.join("\n---\n") + "\n")
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+const containerImageOfManifest = (): string =>
+  ((only(manifestObjects(), "Deployment")["spec"] as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0]!.image)
+
+/**
+ * An install of the original as its deploy/manifest.yaml makes it (written
+ * out here from its shape, not copied): the same names, a ClusterRole
+ * without Argo Rollouts, and a Deployment whose pods carry and are selected
+ * by `app: deployment-tracker`, pointing at a service in the cluster.
+ */
+const originalManifestShape = (): Array<Record<string, unknown>> => {
+  const name = "deployment-tracker"
+  const app = { app: name }
+  const read = ["get", "list", "watch"]
+  return [
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace: TRACKER_NAMESPACE } },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: { name },
+      rules: [
+        { apiGroups: [""], resources: ["pods"], verbs: read },
+        { apiGroups: ["apps"], resources: ["deployments", "daemonsets", "statefulsets"], verbs: read },
+        { apiGroups: ["apps"], resources: ["replicasets"], verbs: ["get"] },
+        { apiGroups: ["batch"], resources: ["jobs", "cronjobs"], verbs: read }
+      ]
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: { name },
+      subjects: [{ kind: "ServiceAccount", name, namespace: TRACKER_NAMESPACE }],
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name }
+    },
+    {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name, namespace: TRACKER_NAMESPACE, labels: app },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: app },
+        template: {
+          metadata: { labels: app },
+          spec: {
+            serviceAccountName: name,
+            containers: [{
+              name,
+              image: "ghcr.io/github/deployment-tracker:v1.0.0",
+              env: [
+                { name: "GITHUB_ORG", value: "my-org" },
+                { name: "LOGICAL_ENVIRONMENT", value: "staging" },
+                { name: "CLUSTER", value: "my-cluster" },
+                { name: "BASE_URL", value: "http://github-auth.tools.svc.cluster.local:9090" }
+              ],
+              securityContext: { runAsNonRoot: true, runAsUser: 1000, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false }
+            }]
+          }
+        }
+      }
+    }
+  ]
+}
+
 describe("deploy/manifest.yaml", () => {
   it("applies cleanly, runs, and the README's verification commands answer", async () => {
     try {
@@ -119,6 +224,48 @@ describe("deploy/manifest.yaml", () => {
       await kube(["delete", "deployment", "deployment-tracker", "-n", TRACKER_NAMESPACE, "--ignore-not-found"])
       await kube(["delete", "secret", "deployment-tracker", "-n", TRACKER_NAMESPACE, "--ignore-not-found"])
       await eventually("the manifest's pod gone", async () => {
+        const left = await pods(TRACKER_NAMESPACE)
+        if (left.length > 0) throw new Error(left.map((p) => p.metadata.name).join(", "))
+      }, { deadlineMs: 60_000 })
+    }
+  })
+
+  // An install of the original, in its manifest's shape (the same object
+  // names, its ClusterRole, its Deployment selecting `app: deployment-tracker`),
+  // upgraded in place as the README's migration section says.
+  it("`kubectl apply -f deploy/manifest.yaml` over an install of the original's manifest shape succeeds and rolls out", async () => {
+    try {
+      await apply(...originalManifestShape())
+      await kube(["rollout", "status", "deployment/deployment-tracker", "-n", TRACKER_NAMESPACE, "--timeout=60s"])
+      const before = (await pods(TRACKER_NAMESPACE)).map((p) => p.metadata.name)
+      expect(before).toHaveLength(1)
+
+      await kube(["create", "secret", "generic", "deployment-tracker", "-n", TRACKER_NAMESPACE, `--from-literal=token=${GITHUB_TOKEN}`])
+      const applied = await kubectlResult(["apply", "-f", MANIFEST], { stateDir: inject("clusterDir") })
+      expect(applied.code, applied.stderr).toBe(0)
+      expect(applied.stdout).toContain("deployment.apps/deployment-tracker configured")
+      await kube(["rollout", "status", "deployment/deployment-tracker", "-n", TRACKER_NAMESPACE, "--timeout=60s"])
+
+      // The new pod runs this version's image with the manifest's labels; the original's pod is gone.
+      await eventually("only the upgraded pod runs", async () => {
+        const now = await pods(TRACKER_NAMESPACE)
+        expect(now.map((p) => p.metadata.name).filter((name) => before.includes(name))).toEqual([])
+        expect(now.filter((p) => p.status.phase === "Running")).toHaveLength(1)
+      }, { deadlineMs: 60_000 })
+      const deploymentNow = JSON.parse(await kube(["get", "deployment", "deployment-tracker", "-n", TRACKER_NAMESPACE, "-o", "json"])) as {
+        spec: { selector: unknown; template: { metadata: { labels: Record<string, string> }; spec: { containers: Array<{ image: string }> } } }
+      }
+      expect(deploymentNow.spec.selector).toEqual({ matchLabels: MANIFEST_SELECTOR })
+      expect(deploymentNow.spec.template.metadata.labels).toMatchObject({ "app.kubernetes.io/name": "deployment-tracker" })
+      expect(deploymentNow.spec.template.spec.containers[0]?.image).toBe(containerImageOfManifest())
+      // The ClusterRole is this version's again (the original's has no Argo Rollouts).
+      expect(await trackerCan("get", "argoproj.io", "rollouts")).toBe("yes")
+    } finally {
+      // The manifest's RBAC objects stay as this version has them: the other test files run as its ServiceAccount.
+      await kubectlResult(["apply", "-f", MANIFEST], { stateDir: inject("clusterDir") })
+      await kube(["delete", "deployment", "deployment-tracker", "-n", TRACKER_NAMESPACE, "--ignore-not-found"])
+      await kube(["delete", "secret", "deployment-tracker", "-n", TRACKER_NAMESPACE, "--ignore-not-found"])
+      await eventually("the manifest's pods gone", async () => {
         const left = await pods(TRACKER_NAMESPACE)
         if (left.length > 0) throw new Error(left.map((p) => p.metadata.name).join(", "))
       }, { deadlineMs: 60_000 })
@@ -195,14 +342,17 @@ describe("Helm chart deploy/charts/deployment-tracker", () => {
     expect(defaults.status, defaults.stdout + defaults.stderr).toBe(0)
   })
 
-  it(`renders the manifest's objects with test/deploy/manifest-values.yaml (all but the Namespace; ignoring ${HELM_STANDARD_LABELS.join(", ")})`, () => {
+  it(`renders the manifest's objects with test/deploy/manifest-values.yaml (all but the Namespace; ignoring ${HELM_STANDARD_LABELS.join(", ")}; each with the selector of the original's own)`, () => {
     const rendered = helm.template().map(withoutHelmLabels)
-    const expected = manifestObjects().filter((o) => o.kind !== "Namespace")
+    const expected = manifestObjects().filter((o) => o.kind !== "Namespace").map(asChartRendersIt)
     expect(rendered.map(keyOf).sort()).toEqual(expected.map(keyOf).sort())
     const byKey = new Map(rendered.map((o) => [keyOf(o), o]))
     for (const object of expected) expect(byKey.get(keyOf(object)), keyOf(object)).toEqual(object)
     // The labels the comparison ignores are there.
     for (const label of HELM_STANDARD_LABELS) expect(only(helm.template(), "Deployment").metadata.labels).toHaveProperty([label])
+    // The selectors the comparison sets aside: the original chart's, and the original manifest's.
+    expect((only(rendered, "Deployment")["spec"] as { selector: unknown }).selector).toEqual({ matchLabels: chartSelector("deployment-tracker") })
+    expect((only(manifestObjects(), "Deployment")["spec"] as { selector: unknown }).selector).toEqual({ matchLabels: MANIFEST_SELECTOR })
   })
 
   it("keeps the original chart's values keys working", () => {
@@ -316,6 +466,26 @@ describe("Helm chart deploy/charts/deployment-tracker", () => {
     }
   })
 
+  it("sets the egress proxy variables and mounts a CA bundle ConfigMap named by SSL_CERT_FILE; none by default", () => {
+    const rendered = only(helm.template({
+      set: ["proxy.httpsProxy=http://proxy.corp.example:3128", "proxy.noProxy=.svc\\,10.0.0.0/8", "caBundle.configMapName=corp-ca"]
+    }), "Deployment")
+    expect(envOf(rendered)).toMatchObject({
+      HTTPS_PROXY: "http://proxy.corp.example:3128",
+      NO_PROXY: ".svc,10.0.0.0/8",
+      SSL_CERT_FILE: "/etc/deployment-tracker/ca/ca.crt"
+    })
+    expect(envOf(rendered)).not.toHaveProperty("HTTP_PROXY")
+    const pod = (rendered["spec"] as { template: { spec: Record<string, unknown> } }).template.spec
+    expect(pod["volumes"]).toEqual([{ name: "ca-bundle", configMap: { name: "corp-ca", items: [{ key: "ca.crt", path: "ca.crt" }] } }])
+    expect((pod["containers"] as Array<Record<string, unknown>>)[0]!["volumeMounts"]).toEqual([
+      { name: "ca-bundle", mountPath: "/etc/deployment-tracker/ca", readOnly: true }
+    ])
+    const plain = only(helm.template(), "Deployment")
+    for (const name of ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "SSL_CERT_FILE"]) expect(envOf(plain)).not.toHaveProperty(name)
+    expect((plain["spec"] as { template: { spec: Record<string, unknown> } }).template.spec).not.toHaveProperty("volumes")
+  })
+
   it("turns leader election on with more than one replica (auto), with a Role for its Lease only", () => {
     const leaderArgs = (objects: ReadonlyArray<KubeObject>) =>
       ((only(objects, "Deployment")["spec"] as { template: { spec: { containers: Array<{ args: Array<string> }> } } }).template.spec.containers[0]!.args)
@@ -374,14 +544,25 @@ describe("Helm chart deploy/charts/deployment-tracker", () => {
   it("refuses contradictory or missing settings at render time", () => {
     expect(helm.templateError({ set: ["config.namespace=a", "config.excludeNamespaces=b"] })).toContain("cannot be used together")
     expect(helm.templateError({ set: ["config.org="] })).toContain("config.org is required")
-    expect(helm.templateError({ set: ["auth.apiTokenSecret="] })).toContain("credentials are required")
+    expect(helm.templateError({ set: ["auth.apiTokenSecret="] })).toContain("credentials are required for api.github.com")
+    expect(helm.templateError({ set: ["auth.apiTokenSecret=", "config.baseUrl=https://API.github.com/"] })).toContain("credentials are required")
+    expect(helm.templateError({ set: ["auth.apiTokenSecret=", "config.baseUrl="] })).toContain("credentials are required")
     expect(helm.templateError({ set: ["auth.apiToken=x"] })).toContain("not both")
+  })
+
+  it("renders without credentials when config.baseUrl points at a service that adds them (no Authorization from the tracker)", () => {
+    const rendered = helm.template({ set: ["auth.apiTokenSecret=", "config.baseUrl=http://github-auth.tools.svc:8080"] })
+    const env = envOf(only(rendered, "Deployment"))
+    expect(env["BASE_URL"]).toBe("http://github-auth.tools.svc:8080")
+    for (const name of ["API_TOKEN", "GH_APP_ID", "GH_INSTALL_ID", "GH_APP_PRIVATE_KEY"]) expect(env).not.toHaveProperty(name)
+    expect(rendered.some((o) => o.kind === "Secret")).toBe(false)
   })
 
   it("renders objects the API server accepts (server-side dry run, strict field validation)", async () => {
     const variants: ReadonlyArray<ReadonlyArray<string>> = [
       [],
-      ["replicaCount=2", "service.enabled=true", "auth.apiTokenSecret=", "auth.apiToken=ghp_x", "config.dryRun=true", "tracing.otlpEndpoint=http://collector.svc:4318", "tracing.headersSecret.name=otel", "lifecycle.preStop.sleep.seconds=5"]
+      ["replicaCount=2", "service.enabled=true", "auth.apiTokenSecret=", "auth.apiToken=ghp_x", "config.dryRun=true", "tracing.otlpEndpoint=http://collector.svc:4318", "tracing.headersSecret.name=otel", "lifecycle.preStop.sleep.seconds=5"],
+      ["auth.apiTokenSecret=", "config.baseUrl=http://github-auth.tools.svc:8080", "proxy.httpsProxy=http://proxy:3128", "proxy.noProxy=.svc", "caBundle.configMapName=corp-ca"]
     ]
     for (const set of variants) {
       const text = helm.templateText({ set, release: "dt-dry-run", namespace: TRACKER_NAMESPACE })
@@ -389,6 +570,47 @@ describe("Helm chart deploy/charts/deployment-tracker", () => {
       const result = await kubectlResult(["apply", "--dry-run=server", "--validate=strict", "-f", "-"], { stateDir: inject("clusterDir"), input: text.stdout })
       expect(result.code, result.stderr).toBe(0)
       expect(result.stdout).toMatch(/deployment\.apps\/dt-dry-run-deployment-tracker created \(server dry run\)/)
+    }
+  })
+
+  // A release of the original's chart (a stand-in written here in its shape:
+  // same chart name, object names and selector labels) upgraded in place
+  // with this chart, as the README's migration section says.
+  it("`helm upgrade` of a release made with the original's chart shape succeeds and rolls out", async () => {
+    const namespace = `chart-up-${randomBytes(3).toString("hex")}`
+    const release = "dt-up"
+    const fullname = `${release}-deployment-tracker`
+    const admin = ["--kubeconfig", inject("adminKubeconfig")]
+    const originalChart = writeOriginalShapedChart()
+    try {
+      const installed = helm.run(["install", release, originalChart.dir, ...admin, "--namespace", namespace, "--create-namespace", "--wait", "--timeout", "90s"])
+      expect(installed.status, installed.stdout + installed.stderr).toBe(0)
+      const before = (await pods(namespace)).map((p) => p.metadata.name)
+      expect(before).toHaveLength(1)
+
+      const upgraded = helm.run([
+        "upgrade", release, CHART_DIR, ...admin, "--namespace", namespace,
+        "--values", MANIFEST_VALUES, "--set", `auth.apiTokenSecret=${fullname}-token`, "--wait", "--timeout", "90s"
+      ])
+      expect(upgraded.status, upgraded.stdout + upgraded.stderr).toBe(0)
+      await kube(["rollout", "status", `deployment/${fullname}`, "-n", namespace, "--timeout=60s"])
+      await eventually("only the upgraded pod runs", async () => {
+        const now = await pods(namespace)
+        expect(now.map((p) => p.metadata.name).filter((name) => before.includes(name))).toEqual([])
+        expect(now.filter((p) => p.status.phase === "Running")).toHaveLength(1)
+      }, { deadlineMs: 60_000 })
+      const deploymentNow = JSON.parse(await kube(["get", "deployment", fullname, "-n", namespace, "-o", "json"])) as {
+        spec: { selector: unknown; template: { metadata: { labels: Record<string, string> } } }
+      }
+      expect(deploymentNow.spec.selector).toEqual({ matchLabels: chartSelector(release) })
+      expect(deploymentNow.spec.template.metadata.labels["helm.sh/chart"]).toBe(`deployment-tracker-${packageVersion}`)
+      const history = helm.run(["history", release, ...admin, "--namespace", namespace, "-o", "json"])
+      expect((JSON.parse(history.stdout) as Array<{ revision: number; status: string }>).map((r) => [r.revision, r.status]))
+        .toEqual([[1, "superseded"], [2, "deployed"]])
+    } finally {
+      helm.run(["uninstall", release, ...admin, "--namespace", namespace, "--ignore-not-found", "--wait", "--timeout", "90s"])
+      originalChart.remove()
+      await deleteNamespaces([namespace])
     }
   })
 

@@ -71,6 +71,32 @@ describe("GitHub failures", () => {
     expect((await s.github.violations()).filter((v) => v.kind !== "rate-limit")).toEqual([])
   })
 
+  // GitHub answers `x-ratelimit-remaining: 0` with a reset that is not in
+  // the future (our clock ahead of GitHub's, or the answer sent in the reset
+  // second). That gives no time to wait for; the original, and GitHub's
+  // docs, wait a minute. The simulator counts any request within that
+  // minute as "request before rate-limit reset".
+  it("rate limit whose reset is already past: nothing is sent for a minute, then every record lands", async () => {
+    const s = useScenario("stalereset")
+    const ns = await s.namespace("stalereset")
+    const tracker = await s.startTracker()
+
+    await s.github.addFaults([{ kind: "rate-limit", status: 403, resetSecondsAgo: 2, route: "create-record", count: 1 }])
+    await apply(deployment(ns, "web", { replicas: 1, containers: [{ name: "app", image: "ghcr.io/octo-e2e/stale:1" }] }))
+    const expected = await runningDigests(ns, "web", "app=web", { count: 1 })
+    await recordsLand(s, expected, "deployed", 150_000)
+
+    const requests = await s.github.requests()
+    const limited = requests.findIndex((r) => r.faults.includes("rate-limit"))
+    expect(limited).toBeGreaterThanOrEqual(0)
+    expect(requests[limited]?.status).toBe(403)
+    const next = requests[limited + 1]
+    expect(next?.status).toBe(200)
+    expect(Date.parse(next!.time) - Date.parse(requests[limited]!.time)).toBeGreaterThanOrEqual(59_000)
+    expect(tracker.logsWith("GitHub rate limit reached; all requests wait").map((l) => l.annotations["wait"])).toEqual(["1m"])
+    await s.expectNoViolations()
+  })
+
   // Strict: the simulator reports any request that reaches it after a limit
   // was imposed and before the reset (requests already on the wire when the
   // limit was imposed excepted). The tracker sends one request at a time

@@ -150,6 +150,38 @@ describe("github-sim rate limits", () => {
     expect(sim.violations()).toEqual([])
   })
 
+  it("a reset not in the future: remaining 0 with a past reset, and the client must hold off a minute", async () => {
+    sim.setFaults({ kind: "rate-limit", status: 403, resetSecondsAgo: 3, count: 1 })
+    const limited = await post(sim)
+    expect(limited.status).toBe(403)
+    expect(limited.headers.get("x-ratelimit-remaining")).toBe("0")
+    expect(limited.headers.get("retry-after")).toBeNull()
+    expect(limited.body.message).not.toMatch(/secondary/)
+    expect(Number(limited.headers.get("x-ratelimit-reset")) * 1000).toBeLessThanOrEqual(Date.now() - 2000)
+    // Retrying "after the reset" (at once) is a violation: the limit holds for a minute.
+    const early = await post(sim)
+    expect(early.status).toBe(403)
+    expect(sim.violations()).toMatchObject([{ kind: "rate-limit" }])
+    const until = Date.parse(String((sim.violations()[0]?.details as { until: string }).until))
+    expect(until - Date.parse(sim.requests()[0]!.time)).toBeGreaterThanOrEqual(59_900)
+  })
+
+  it("a reset not in the future with Retry-After: Retry-After is the wait", async () => {
+    sim.setFaults({ kind: "rate-limit", status: 429, resetSecondsAgo: 0, retryAfterSeconds: 1, count: 1 })
+    const limited = await post(sim)
+    expect(limited.status).toBe(429)
+    expect(limited.headers.get("retry-after")).toBe("1")
+    expect(Number(limited.headers.get("x-ratelimit-reset")) * 1000).toBeLessThanOrEqual(Date.now())
+    const received = Date.now()
+    await sleep(1000 - (Date.now() - received))
+    expect((await post(sim)).status).toBe(200)
+    expect(sim.violations()).toEqual([])
+  })
+
+  it("resetAfterSeconds and resetSecondsAgo together are refused", () => {
+    expect(() => sim.setFaults({ kind: "rate-limit", resetAfterSeconds: 1, resetSecondsAgo: 1 })).toThrow(/not both/)
+  })
+
   it("a rate limit applies to every route, so a client that keeps going on another route is caught", async () => {
     sim.setFaults({ kind: "rate-limit", route: "create-record", retryAfterSeconds: 5, count: 1 })
     expect((await post(sim)).status).toBe(429)

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Either, Fiber, Layer, Redacted, Schedule, TestClock } from "effect"
+import { Chunk, Duration, Effect, Either, Fiber, Layer, Option, Redacted, Schedule, TestClock } from "effect"
 import { type GitHubSimulator, startGitHubSimulator } from "../../scripts/github-sim/simulator.ts"
 import type { ControllerConfig } from "../../src/config/Config.ts"
 import type { ClusterJobDeployment, ClusterJobRequest } from "../../src/github/ClusterJob.ts"
@@ -112,6 +112,46 @@ describe("ClusterJobClient against the simulator", () => {
       expect(sim.violations()).toEqual([])
     }))
 
+  it.live("the job POST feeds the original's deptracker_post_record_* counters as the original does; polls only the per-attempt ones", () =>
+    Effect.gen(function*() {
+      const counters = ["ok", "client_error", "hard_fail", "unknown_artifact", "soft_fail", "rate_limited"] as const
+      const read = Effect.gen(function*() {
+        const metrics = yield* Metrics
+        const json = yield* Effect.promise(() => metrics.registry.getMetricsAsJSON())
+        const value = (name: string) => json.find((m) => m.name === name)?.values[0]?.value ?? 0
+        return Object.fromEntries(counters.map((c) => [c, value(`deptracker_post_record_${c}`)]))
+      })
+      const submit = (client: ClusterJobClient) => Effect.either(client.createJob(jobRequest([deployment("web")])))
+      const seen = yield* Effect.gen(function*() {
+        const client = yield* ClusterJobClient
+        const steps: Array<readonly [string, Record<string, number>]> = []
+        const step = (label: string, fault: Parameters<GitHubSimulator["setFaults"]>[0] | undefined, run: Effect.Effect<unknown>) =>
+          Effect.gen(function*() {
+            sim.clearFaults()
+            if (fault !== undefined) sim.setFaults(fault)
+            yield* run
+            steps.push([label, yield* read])
+          })
+        yield* step("accepted and polled", undefined, client.createJob(jobRequest([deployment("web")])).pipe(
+          Effect.flatMap((accepted) => client.awaitJob(accepted.job_id)),
+          Effect.orDie
+        ))
+        yield* step("409", { kind: "job-conflict", count: 1 }, submit(client))
+        yield* step("404", { kind: "job-not-found", count: 1 }, submit(client))
+        yield* step("422", { kind: "status", status: 422, route: "create-job", count: 1 }, submit(client))
+        yield* step("5xx until the retries are used up", { kind: "status", status: 503, route: "create-job", count: 4 }, submit(client))
+        return steps
+      }).pipe(Effect.provide(clientLayer({ baseUrl: sim.url })))
+      const zero = { ok: 0, client_error: 0, hard_fail: 0, unknown_artifact: 0, soft_fail: 0, rate_limited: 0 }
+      expect(seen).toEqual([
+        ["accepted and polled", { ...zero, ok: 1 }],
+        ["409", { ...zero, ok: 1 }],
+        ["404", { ...zero, ok: 1, unknown_artifact: 1 }],
+        ["422", { ...zero, ok: 1, unknown_artifact: 1, client_error: 1 }],
+        ["5xx until the retries are used up", { ...zero, ok: 1, unknown_artifact: 1, client_error: 1, hard_fail: 1, soft_fail: 4 }]
+      ])
+    }))
+
   it.live("a 5xx is retried with backoff, then the job is created", () =>
     Effect.gen(function*() {
       sim.setFaults({ kind: "status", status: 503, route: "create-job", count: 1 })
@@ -190,7 +230,7 @@ describe("ClusterJobClient on 401", () => {
   /** A credential that is stale until refreshed, as an expired App installation token is. */
   const refreshingAuth = (refreshes: { count: number }) =>
     Layer.succeed(GitHubAuth, {
-      authorization: Effect.sync(() => Redacted.make(refreshes.count === 0 ? "Bearer stale" : `Bearer ${TEST_TOKEN}`)),
+      authorization: Effect.sync(() => Option.some(Redacted.make(refreshes.count === 0 ? "Bearer stale" : `Bearer ${TEST_TOKEN}`))),
       refresh: Effect.sync(() => {
         refreshes.count++
       })

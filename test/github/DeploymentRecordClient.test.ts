@@ -1,6 +1,6 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Layer } from "effect"
+import { Duration, Effect, Exit, HashMap, Layer, Logger, Option } from "effect"
 import type { ControllerConfig } from "../../src/config/Config.ts"
 import { DeploymentRecordClient, GITHUB_API_VERSION } from "../../src/github/DeploymentRecordClient.ts"
 import { GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
@@ -56,6 +56,15 @@ describe("DeploymentRecordClient", () => {
       expect(req?.body).toEqual({ ...record, return_records: false })
     }).pipe(Effect.scoped))
 
+  it.live("without credentials no Authorization header is sent (for a BASE_URL that adds it)", () =>
+    Effect.gen(function*() {
+      const { exit, requests } = yield* postAgainst([], { credentials: { _tag: "None" } })
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expect(requests).toHaveLength(1)
+      expect(Object.keys(requests[0]!.headers)).not.toContain("authorization")
+      expect(requests[0]?.headers["user-agent"]).toBe(USER_AGENT)
+    }).pipe(Effect.scoped))
+
   it.live("a 5xx is retried with backoff, then succeeds", () =>
     Effect.gen(function*() {
       const { exit, requests } = yield* postAgainst([{ status: 502 }, { status: 500 }])
@@ -100,16 +109,49 @@ describe("DeploymentRecordClient", () => {
       }).pipe(Effect.provide(clientLayer({ baseUrl: github.url })))
     }).pipe(Effect.scoped))
 
-  it.live("404 'no artifacts found' is NoArtifact and not retried", () =>
+  // The original caches every 404 of the record endpoint as an unknown
+  // digest; the reason keeps "no attestation" apart from the rest.
+  it.live.each([
+    [{ message: "no artifacts found" }, "no_artifacts_found", "no artifacts found"],
+    [{ message: "Not Found", documentation_url: "https://docs.github.com/rest" }, "other", "other 404: Not Found"],
+    [{ message: { cause: "One or more repositories do not exist", repositories: ["a"] } }, "other",
+      "other 404: One or more repositories do not exist"],
+    // fakeGitHub sends a string body as a JSON string: not a GitHub error object, shown as it is.
+    ["<html>not here</html>", "other", 'other 404: "<html>not here</html>"']
+  ] as const)("every 404 is NoArtifact, not retried, counted with its reason (%j)", ([body, reason, message]) =>
     Effect.gen(function*() {
-      const github = yield* fakeGitHub([{ status: 404, body: { message: "no artifacts found" } }])
+      const github = yield* fakeGitHub([{ status: 404, body }])
       yield* Effect.gen(function*() {
         const client = yield* DeploymentRecordClient
         const exit = yield* Effect.exit(client.post(record))
-        expect(exit).toMatchObject({ cause: { error: { _tag: "NoArtifact" } } })
+        expect(exit).toMatchObject({ cause: { error: { _tag: "NoArtifact", reason, message } } })
         expect(github.requests).toHaveLength(1)
         expect(yield* metricValue("deptracker_post_record_unknown_artifact")).toBe(1)
+        expect(yield* metricValue("deptracker_post_record_client_error")).toBe(0)
+        const metrics = yield* Metrics
+        expect(yield* metrics.render).toContain(`deployment_tracker_post_record_not_found_total{reason="${reason}"} 1`)
       }).pipe(Effect.provide(clientLayer({ baseUrl: github.url })))
+    }).pipe(Effect.scoped))
+
+  it.live("a response body over 10 MiB is a soft failure with a log line that says so, then the post is retried", () =>
+    Effect.gen(function*() {
+      const github = yield* fakeGitHub([{ status: 200, body: "x".repeat(11 * 1024 * 1024) }])
+      const lines: Array<{ message: unknown; reason: unknown }> = []
+      const capture = Logger.make(({ annotations, message }) => {
+        lines.push({ message: Array.isArray(message) ? message[0] : message, reason: HashMap.get(annotations, "reason").pipe(Option.getOrUndefined) })
+      })
+      yield* Effect.gen(function*() {
+        const client = yield* DeploymentRecordClient
+        const exit = yield* Effect.exit(client.post(record))
+        expect(Exit.isSuccess(exit)).toBe(true)
+        expect(github.requests).toHaveLength(2)
+        expect(yield* metricValue("deptracker_post_record_soft_fail")).toBe(1)
+        expect(yield* metricValue("deptracker_post_record_ok")).toBe(1)
+      }).pipe(Effect.provide(clientLayer({ baseUrl: github.url })), Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+      expect(lines).toContainEqual({
+        message: "Posting a record failed; retrying",
+        reason: expect.stringMatching(/^the HTTP 200 response body is larger than 10485760 bytes \(10 MiB\); it was not read further/)
+      })
     }).pipe(Effect.scoped))
 
   it.live("a 429 with Retry-After holds every request until the reset, then retries", () =>

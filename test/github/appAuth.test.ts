@@ -1,7 +1,7 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Duration, Effect, Exit, Layer, Logger, LogLevel, Redacted, Schedule } from "effect"
+import { Cause, Duration, Effect, Exit, Layer, Logger, LogLevel, Option, Redacted, Schedule } from "effect"
 import { generateKeyPairSync } from "node:crypto"
 import { type GitHubSimulator, startGitHubSimulator } from "../../scripts/github-sim/simulator.ts"
 import type { ControllerConfig } from "../../src/config/Config.ts"
@@ -190,7 +190,7 @@ describe("GitHubAuthLive with App credentials", () => {
       sim.setFaults({ kind: "status", status: 502, route: "create-token", count: 1 })
       const auth = yield* Effect.provide(GitHubAuth, GitHubAuthLive.pipe(Layer.provide(appConfig(sim))))
       expect(routesOf(sim)).toEqual(["create-token:502", "create-token:201"])
-      const header = Redacted.value(yield* auth.authorization)
+      const header = Redacted.value(Option.getOrThrow(yield* auth.authorization))
       expect(header).toBe(`Bearer ${sim.installationTokens().at(-1)?.token}`)
       expect(routesOf(sim)).toHaveLength(2)
     }).pipe(Effect.scoped))

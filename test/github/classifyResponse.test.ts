@@ -24,12 +24,9 @@ describe("classifyFailure", () => {
     expect(classify(status)._tag).toBe(tag)
   })
 
-  it("404 'no artifacts found' means the digest has no attestation", () => {
-    expect(classify(404, {}, { message: "no artifacts found" })._tag).toBe("NoArtifact")
-  })
-
-  it("any other 404 is a client error (e.g. the org is not visible to the token)", () => {
-    expect(classify(404, {}, { message: "Not Found" })._tag).toBe("ClientError")
+  // What a 404 means depends on the endpoint (DeploymentRecordClient's notFound, ClusterJobClient's JobsUnavailable).
+  it.each(["no artifacts found", "Not Found"])("a 404 (%s) is a plain client error here", (message) => {
+    expect(classify(404, {}, { message })).toMatchObject({ _tag: "ClientError", status: 404, message })
   })
 
   const waitOf = (e: ReturnType<typeof classify>) => (e._tag === "RateLimited" ? Duration.toMillis(e.wait) : undefined)
@@ -54,6 +51,28 @@ describe("classifyFailure", () => {
   it("a secondary rate limit without headers waits one minute", () => {
     const body = { message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again." }
     expect(waitOf(classify(403, {}, body))).toBe(60_000)
+  })
+
+  // Our clock ahead of GitHub's, or the answer sent in its reset second:
+  // retrying at once would repeat requests inside the limit.
+  it.each([
+    ["in the past", -30],
+    ["now", 0]
+  ])("remaining 0 with a reset %s waits one minute", (_, offsetSeconds) => {
+    const reset = String(NOW / 1000 + offsetSeconds)
+    expect(waitOf(classify(403, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset }))).toBe(60_000)
+    expect(waitOf(classify(429, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset }))).toBe(60_000)
+  })
+
+  it("remaining 0 with a reset already past and Retry-After waits Retry-After", () => {
+    const reset = String(NOW / 1000 - 30)
+    expect(waitOf(classify(429, { "retry-after": "12", "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset })))
+      .toBe(12_000)
+  })
+
+  it("a reset less than a second ahead is waited for as it is", () => {
+    const reset = String((NOW + 400) / 1000)
+    expect(waitOf(classify(403, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset }))).toBe(400)
   })
 
   it("remaining 0 with an unparseable reset waits one minute", () => {
