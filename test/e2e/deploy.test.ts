@@ -335,11 +335,17 @@ describe("Helm chart deploy/charts/deployment-tracker", () => {
   })
   afterAll(() => helm?.close())
 
-  it("passes helm lint (strict with the manifest's values; default values too)", () => {
+  it("passes helm lint (strict with the manifest's values, also with the ServiceMonitor and PrometheusRule on; default values too)", () => {
     const strict = helm.run(["lint", "--strict", CHART_DIR, "--values", MANIFEST_VALUES])
     expect(strict.status, strict.stdout + strict.stderr).toBe(0)
     const defaults = helm.run(["lint", CHART_DIR])
     expect(defaults.status, defaults.stdout + defaults.stderr).toBe(0)
+    // The monitoring objects (ServiceMonitor, PrometheusRule), off by default.
+    const monitoring = helm.run([
+      "lint", "--strict", CHART_DIR, "--values", MANIFEST_VALUES,
+      "--set", "service.enabled=true", "--set", "serviceMonitor.enabled=true", "--set", "prometheusRule.enabled=true"
+    ])
+    expect(monitoring.status, monitoring.stdout + monitoring.stderr).toBe(0)
   })
 
   it(`renders the manifest's objects with test/deploy/manifest-values.yaml (all but the Namespace; ignoring ${HELM_STANDARD_LABELS.join(", ")}; each with the selector of the original's own)`, () => {
