@@ -103,3 +103,10 @@ export const namespaceCollection = (scope: NamespaceScope): { readonly path: str
   path: "/api/v1/namespaces",
   fieldSelector: scope._tag === "Only" ? `metadata.name=${scope.namespace}` : undefined
 })
+
+export const LEASES: ResourceKind = { kind: "Lease", apiVersion: "coordination.k8s.io/v1", plural: "leases" }
+export const CONFIG_MAPS: ResourceKind = { kind: "ConfigMap", apiVersion: "v1", plural: "configmaps" }
+
+/** A namespaced collection's path (where a POST creates). */
+export const namespacedCollectionPath = (resource: ResourceKind, namespace: string): string =>
+  `${apiPrefix(resource.apiVersion)}/namespaces/${encodeURIComponent(namespace)}/${resource.plural}`

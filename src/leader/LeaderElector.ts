@@ -1,6 +1,7 @@
 import { Clock, Data, Duration, Effect, Option, Ref, Schedule } from "effect"
 import type { KubeApi } from "../kube/KubeApi.ts"
-import { type LeaseLock, type LeaseLockError, type LeaseRef, makeLeaseLock } from "./LeaseLock.ts"
+import type { VersionedObjectError } from "../kube/VersionedObject.ts"
+import { type LeaseLock, type LeaseRef, makeLeaseLock } from "./LeaseLock.ts"
 import { formatMicroTime, type LeaseRecord, sameRecord, wholeSeconds } from "./leaseRecord.ts"
 
 /** The renewals failed for longer than the renew deadline: the guarded work must stop at once. */
@@ -99,7 +100,7 @@ export const makeElectorWithLock = (lock: LeaseLock, options: ElectorOptions): E
         )
       )
 
-    const logFailure = (what: string) => (e: LeaseLockError) =>
+    const logFailure = (what: string) => (e: VersionedObjectError) =>
       (e.status === 409 ? Effect.logDebug(what) : Effect.logWarning(what)).pipe(
         Effect.annotateLogs({ lease: lock.describe, operation: e.operation, status: e.status, error: e.message }),
         Effect.as(false)

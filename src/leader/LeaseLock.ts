@@ -1,13 +1,8 @@
-import { Data, Effect, Either, Option, Ref } from "effect"
-import { KubeApi, type KubeApiError } from "../kube/KubeApi.ts"
+import { Effect, Either, Option, Ref } from "effect"
+import type { KubeApi } from "../kube/KubeApi.ts"
+import { LEASES } from "../kube/resources.ts"
+import { makeVersionedObject, type StoredObject, VersionedObjectError } from "../kube/VersionedObject.ts"
 import { decodeLease, type LeaseRecord, leaseToCreate, leaseToUpdate, type StoredLease } from "./leaseRecord.ts"
-
-/** A failed Lease read or write. `status` is the HTTP status (409: someone else wrote first; 0: transport). */
-export class LeaseLockError extends Data.TaggedError("LeaseLockError")<{
-  readonly operation: "get" | "create" | "update"
-  readonly status: number
-  readonly message: string
-}> {}
 
 export interface LeaseRef {
   readonly name: string
@@ -15,65 +10,52 @@ export interface LeaseRef {
 }
 
 /**
- * One Lease, read and written through the raw API (client-go's LeaseLock).
- * It remembers the Lease as last read or written: an update sends that
- * object back with its resourceVersion, so it only succeeds when nobody
- * wrote in between (optimistic concurrency).
+ * One Lease (client-go's LeaseLock), a versioned object: it remembers the
+ * Lease as last read or written, and an update sends that object back with
+ * its resourceVersion, so it only succeeds when nobody wrote in between.
  */
 export interface LeaseLock {
   readonly describe: string
   /** The current record; None when the Lease does not exist. */
-  readonly get: Effect.Effect<Option.Option<LeaseRecord>, LeaseLockError>
-  readonly create: (record: LeaseRecord) => Effect.Effect<void, LeaseLockError>
+  readonly get: Effect.Effect<Option.Option<LeaseRecord>, VersionedObjectError>
+  readonly create: (record: LeaseRecord) => Effect.Effect<void, VersionedObjectError>
   /** Fails (without a request) when the Lease has never been read or created here. */
-  readonly update: (record: LeaseRecord) => Effect.Effect<void, LeaseLockError>
+  readonly update: (record: LeaseRecord) => Effect.Effect<void, VersionedObjectError>
 }
 
 export const makeLeaseLock = (lease: LeaseRef): Effect.Effect<LeaseLock, never, KubeApi> =>
   Effect.gen(function*() {
-    const api = yield* KubeApi
-    const collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(lease.namespace)}/leases`
-    const path = `${collection}/${encodeURIComponent(lease.name)}`
+    const store = yield* makeVersionedObject(LEASES, lease.namespace, lease.name)
     const last = yield* Ref.make(Option.none<StoredLease>())
 
-    const failed = (operation: LeaseLockError["operation"]) => (e: KubeApiError) =>
-      new LeaseLockError({ operation, status: e.status, message: e.reason === "" ? e.message : `${e.reason}: ${e.message}` })
-
     /** Keeps what the server answered: its resourceVersion is the one the next update must carry. */
-    const remember = (operation: LeaseLockError["operation"]) => (json: unknown) =>
-      Either.match(decodeLease(json), {
+    const remember = (operation: VersionedObjectError["operation"]) => (stored: StoredObject): Effect.Effect<StoredLease, VersionedObjectError> =>
+      Either.match(decodeLease(stored.object), {
         onLeft: (reason) =>
-          Effect.fail(new LeaseLockError({ operation, status: 200, message: `the answer is not a Lease: ${reason}` })),
-        onRight: (stored) => Ref.set(last, Option.some(stored)).pipe(Effect.as(stored))
+          Effect.fail(new VersionedObjectError({ kind: "Lease", operation, status: 200, message: `the answer is not a Lease: ${reason}` })),
+        onRight: (decoded) => Ref.set(last, Option.some(decoded)).pipe(Effect.as(decoded))
       })
 
-    const get = api.getJson(path, {}).pipe(
-      Effect.mapError(failed("get")),
-      Effect.flatMap(remember("get")),
-      Effect.map((stored) => Option.some(stored.record)),
-      Effect.catchIf((e) => e.status === 404, () => Ref.set(last, Option.none()).pipe(Effect.as(Option.none())))
+    const get = store.get.pipe(
+      Effect.flatMap(Option.match({
+        onNone: () => Ref.set(last, Option.none()).pipe(Effect.as(Option.none<LeaseRecord>())),
+        onSome: (stored) => remember("get")(stored).pipe(Effect.map((decoded) => Option.some(decoded.record)))
+      }))
     )
 
     const create = (record: LeaseRecord) =>
-      api.send("POST", collection, leaseToCreate(lease.name, lease.namespace, record)).pipe(
-        Effect.mapError(failed("create")),
-        Effect.flatMap(remember("create")),
-        Effect.asVoid
-      )
+      store.create(leaseToCreate(lease.name, lease.namespace, record)).pipe(Effect.flatMap(remember("create")), Effect.asVoid)
 
     const update = (record: LeaseRecord) =>
       Ref.get(last).pipe(
         Effect.flatMap(Option.match({
           onNone: () =>
-            Effect.fail(new LeaseLockError({ operation: "update", status: 0, message: "the Lease has not been read yet" })),
+            Effect.fail(new VersionedObjectError({ kind: "Lease", operation: "update", status: 0, message: "the Lease has not been read yet" })),
           onSome: (stored) =>
-            api.send("PUT", path, leaseToUpdate(stored, record)).pipe(
-              Effect.mapError(failed("update")),
-              Effect.flatMap(remember("update"))
-            )
+            store.update(leaseToUpdate(stored, record), stored.resourceVersion).pipe(Effect.flatMap(remember("update")))
         })),
         Effect.asVoid
       )
 
-    return { describe: `${lease.namespace}/${lease.name}`, get, create, update }
+    return { describe: store.describe, get, create, update }
   })

@@ -5,7 +5,8 @@ import { Metrics } from "../observability/Metrics.ts"
 import { recordIdentity } from "../record/recordIdentity.ts"
 import { parseWorkloadKey, workloadKey } from "../workload/Attribution.ts"
 import { budgetFor, decodeState, encodeState, type RememberedName, stateKey, type StateScope } from "./deployedState.ts"
-import { isForbidden, makeStateConfigMap, type StateConfigMap, type StateConfigMapError } from "./StateConfigMap.ts"
+import type { VersionedObjectError } from "../kube/VersionedObject.ts"
+import { isForbidden, makeStateConfigMap, type StateConfigMap } from "./StateConfigMap.ts"
 
 /** How often the writer looks for changes. */
 export const CHANGE_CHECK_INTERVAL = Duration.seconds(1)
@@ -77,7 +78,7 @@ export class DeployedStatePersistence extends Effect.Service<DeployedStatePersis
         onSome: (s) => ({ configmap: `${s.namespace}/${s.configMapName}`, key })
       })
 
-      const forbiddenWarning = (e: StateConfigMapError) =>
+      const forbiddenWarning = (e: VersionedObjectError) =>
         Effect.logWarning(
           "The state ConfigMap is forbidden to this service account; running without persistence: a workload deleted while no tracker runs will not be decommissioned. Grant get, create and update on configmaps in this namespace (see the README's Permissions)"
         ).pipe(Effect.annotateLogs({ operation: e.operation, error: e.message }))
