@@ -47,6 +47,9 @@ export const benchConfig = (baseUrl: string, overrides: Partial<ControllerConfig
     apiRequestTimeout: Duration.seconds(30),
     shutdownDrainTimeout: Duration.seconds(60),
     dryRun: false,
+    // The scripted API server takes no writes (Event writes would fail there).
+    kubeEvents: false,
+    podName: Option.none(),
     leaderElection: Option.none(),
     deployedState: Option.none(),
     tracing: Option.none(),

@@ -92,6 +92,10 @@ export interface ControllerConfig {
 
   /** `-dry-run`: records are built, validated, logged and counted but never sent. */
   readonly dryRun: boolean
+  /** `-kube-events`: outcomes shown as Kubernetes Events on the workload objects (never with `-dry-run`). */
+  readonly kubeEvents: boolean
+  /** POD_NAME: this replica's pod (the Events' reportingInstance; unset: the host name). */
+  readonly podName: Option.Option<string>
   /** `-leader-elect`; none when off. */
   readonly leaderElection: Option.Option<LeaderElectionSettings>
   /** `-state-configmap`; none when set to "" (no persistence). */

@@ -55,6 +55,13 @@ export const FLAGS = [
     description: "build, validate, log and count records but send nothing to GitHub"
   },
   {
+    name: "kube-events",
+    kind: "bool",
+    default: "true",
+    description:
+      "show each deployment name's outcome (deployed, decommissioned, unknown artifact, refused, rate-limited) as a Kubernetes Event on its workload (kubectl describe); repeats are aggregated and rate-limited; off with -dry-run"
+  },
+  {
     name: "leader-elect",
     kind: "bool",
     default: "false",

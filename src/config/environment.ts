@@ -94,7 +94,7 @@ export const ENVIRONMENT_VARIABLES = [
     default: "20",
     description: "how long shutdown may spend finishing queued work, in seconds (1..600)"
   },
-  { name: "POD_NAME", description: "this replica's identity in leader election (the manifest sets it); unset: the host name" },
+  { name: "POD_NAME", description: "this replica's identity in leader election and in its Events (the manifest sets it); unset: the host name" },
   { name: "POD_NAMESPACE", description: "default namespace of the leader-election Lease (the manifest sets it)" },
   {
     name: "OTEL_EXPORTER_OTLP_ENDPOINT",

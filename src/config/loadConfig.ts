@@ -65,6 +65,8 @@ export const loadConfig = (
       apiRequestTimeout: Duration.seconds(settings.API_TIMEOUT_SECONDS),
       shutdownDrainTimeout: Duration.seconds(settings.SHUTDOWN_TIMEOUT_SECONDS),
       dryRun: settings["-dry-run"],
+      kubeEvents: settings["-kube-events"],
+      podName: Option.fromNullable(settings.POD_NAME),
       leaderElection,
       deployedState: settings["-state-configmap"] === ""
         ? Option.none()

@@ -48,6 +48,7 @@ const fields = {
   "-workers": IntegerBetween(1, 100),
   "-metrics-port": IntegerBetween(1, 65535),
   "-dry-run": BooleanText,
+  "-kube-events": BooleanText,
   "-leader-elect": BooleanText,
   "-leader-elect-resource-name": NamespaceName,
   "-leader-elect-resource-namespace": optional(NamespaceName),

@@ -1,6 +1,8 @@
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { BulkSync } from "../bulk/BulkSync.ts"
+import { Config } from "../config/Config.ts"
 import { GitHubAuthLive } from "../github/GitHubAuth.ts"
+import { EventRecorderLive } from "../kube/EventRecorder.ts"
 import { MetadataReader } from "../kube/MetadataReader.ts"
 import { NamespaceWatchLive } from "../kube/NamespaceWatch.ts"
 import { PodWatchLive } from "../kube/PodWatch.ts"
@@ -15,6 +17,19 @@ import { WorkloadEvents } from "./WorkloadEvents.ts"
 import { WorkloadIndex } from "./WorkloadIndex.ts"
 
 /**
+ * Outcomes as Kubernetes Events with `-kube-events`, except in a dry run:
+ * nothing was sent, and a dry run writes nothing to the cluster.
+ */
+export const WorkloadEventsLive = Layer.unwrapEffect(Effect.gen(function*() {
+  const config = yield* Config
+  if (config.kubeEvents && !config.dryRun) return EventRecorderLive
+  yield* Effect.logInfo(
+    config.kubeEvents ? "Kubernetes events are off in a dry run" : "Kubernetes events are off (-kube-events=false)"
+  )
+  return WorkloadEvents.None
+}))
+
+/**
  * The controller with its services wired in. What it still needs comes
  * from the outside: Config, Metrics, Readiness, Liveness, RateLimitGate
  * and KubeApi (live in main.ts; scripted in tests and benchmarks). The
@@ -27,5 +42,5 @@ export const ControllerAppLive = ControllerLive.pipe(
   Layer.provideMerge(
     Layer.mergeAll(PodWatchLive, WorkloadWatchesLive, NamespaceWatchLive, WorkloadIndex.Default, DeploymentLedger.Default)
   ),
-  Layer.provide(Layer.merge(GitHubAuthLive, WorkloadEvents.None))
+  Layer.provide(Layer.merge(GitHubAuthLive, WorkloadEventsLive))
 )

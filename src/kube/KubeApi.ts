@@ -31,8 +31,13 @@ export interface ReadOptions {
   readonly as?: Representation
 }
 
-/** Writes the controller makes (leader election's Lease create/update). */
-export type WriteMethod = "POST" | "PUT"
+/**
+ * Writes the controller makes (leader election's Lease create/update, the
+ * state ConfigMap, Events); a PATCH body is a JSON merge patch.
+ */
+export type WriteMethod = "POST" | "PUT" | "PATCH"
+
+const MERGE_PATCH = "application/merge-patch+json"
 
 /** Raw access to the Kubernetes API: JSON GETs, streamed watch bodies, JSON writes. */
 export class KubeApi extends Context.Tag("deployment-tracker/KubeApi")<KubeApi, {
@@ -150,7 +155,11 @@ export const makeKubeApi = (kc: KubeConfig) =>
     const send = (method: WriteMethod, path: string, body: unknown) =>
       readJson(
         request(path, {}, "application/json").pipe(
-          Effect.map((get) => HttpClientRequest.bodyUnsafeJson(HttpClientRequest.setMethod(get, method), body))
+          Effect.map((get) =>
+            method === "PATCH"
+              ? HttpClientRequest.bodyText(HttpClientRequest.setMethod(get, method), JSON.stringify(body), MERGE_PATCH)
+              : HttpClientRequest.bodyUnsafeJson(HttpClientRequest.setMethod(get, method), body)
+          )
         )
       )
 

@@ -110,3 +110,13 @@ export const CONFIG_MAPS: ResourceKind = { kind: "ConfigMap", apiVersion: "v1", 
 /** A namespaced collection's path (where a POST creates). */
 export const namespacedCollectionPath = (resource: ResourceKind, namespace: string): string =>
   `${apiPrefix(resource.apiVersion)}/namespaces/${encodeURIComponent(namespace)}/${resource.plural}`
+/**
+ * What the controller writes besides its own state: Events on the
+ * workload objects (`-kube-events`), in each workload's namespace, created
+ * once and patched as their series grows. Never read back.
+ */
+export const EVENTS_RBAC_RULE: RbacRule = { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] }
+
+/** The events.k8s.io/v1 collection of a namespace, or one Event in it. */
+export const eventsPath = (namespace: string, name?: string): string =>
+  `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events${name === undefined ? "" : `/${encodeURIComponent(name)}`}`

@@ -148,6 +148,22 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
       registers
     })
 
+    const kubeEventWrites = labelledCounter(
+      "deployment_tracker_kube_events_total",
+      "Writes of Kubernetes Events (events.k8s.io) on workload objects, by result (created, series_updated, not_found: the Event had expired and is created again, exists: a create that had landed already, failed: retried, rejected, forbidden)",
+      "result"
+    )
+    const kubeEventOutcomes = labelledCounter(
+      "deployment_tracker_kube_event_outcomes_total",
+      "Outcomes of deployment names shown as Kubernetes Events, before aggregation (a repeat counts here and increments its Event's series), by reason",
+      "reason"
+    )
+    const kubeEventsDropped = labelledCounter(
+      "deployment_tracker_kube_events_dropped_total",
+      "Kubernetes Events (or series updates) never written, by cause (evicted: more distinct Events pending than the recorder keeps; retries: every attempt failed; shutdown: not written before the shutdown deadline)",
+      "cause"
+    )
+
     return {
       registry,
       /** Events (by trigger: the original's CREATED/DELETED and ours) a reconcile covered. */
@@ -188,6 +204,11 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
         outcome: "ok" | "absent" | "unreadable" | "foreign" | "forbidden" | "failed"
       ) => stateOperations.inc({ operation, outcome }),
       stateNamesDropped,
+      kubeEventWrite: (
+        result: "created" | "series_updated" | "not_found" | "exists" | "failed" | "rejected" | "forbidden"
+      ) => kubeEventWrites.inc({ result }),
+      kubeEventOutcome: (reason: string) => kubeEventOutcomes.inc({ reason }),
+      kubeEventDropped: (cause: "evicted" | "retries" | "shutdown") => kubeEventsDropped.inc({ cause }),
       metadataRead: (kind: string, result: "found" | "absent" | "unreadable" | "error") => metadataReads.inc({ kind, result }),
       ready,
       live,

@@ -12,6 +12,7 @@ const REAL_DEFAULTS = {
   "-workers": "2",
   "-metrics-port": "9090",
   "-dry-run": "false",
+  "-kube-events": "true",
   "-leader-elect": "false",
   "-leader-elect-resource-name": "deployment-tracker",
   "-leader-elect-lease-duration": "15s",

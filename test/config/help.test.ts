@@ -11,6 +11,7 @@ const FLAGS: ReadonlyArray<readonly [string, string | undefined]> = [
   ["-workers", "(default: 2)"],
   ["-metrics-port", "(default: 9090)"],
   ["-dry-run", "(default: false)"],
+  ["-kube-events", "(default: true)"],
   ["-leader-elect", "(default: false)"],
   ["-leader-elect-resource-name", "(default: \"deployment-tracker\")"],
   ["-leader-elect-resource-namespace", undefined],

@@ -54,6 +54,8 @@ describe("defaults", () => {
         apiRatePerSecond: 3,
         apiBurst: 20,
         dryRun: false,
+        kubeEvents: true,
+        podName: Option.none(),
         kubeApiQps: 20,
         kubeApiBurst: 40
       } satisfies Omit<
@@ -150,6 +152,13 @@ describe("operations settings", () => {
     Effect.gen(function*() {
       expect((yield* load([], BASE_ENV)).config.dryRun).toBe(false)
       expect((yield* load(["-dry-run"], BASE_ENV)).config.dryRun).toBe(true)
+    }))
+
+  it.effect("-kube-events: on unless turned off; POD_NAME is the pod's name (the Events' reporting instance)", () =>
+    Effect.gen(function*() {
+      expect((yield* load([], BASE_ENV)).config.kubeEvents).toBe(true)
+      expect((yield* load(["-kube-events=false"], BASE_ENV)).config.kubeEvents).toBe(false)
+      expect((yield* load([], { ...BASE_ENV, POD_NAME: "tracker-7f9c" })).config.podName).toStrictEqual(Option.some("tracker-7f9c"))
     }))
 })
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { PRODUCTION_FILES, PRODUCTION_INSTALL, RUNTIME_UID } from "../../scripts/package/imageContents.ts"
 import { FLAGS } from "../../src/config/cli.ts"
 import { ENVIRONMENT_VARIABLES } from "../../src/config/environment.ts"
-import { READ_RBAC_RULES } from "../../src/kube/resources.ts"
+import { EVENTS_RBAC_RULE, READ_RBAC_RULES } from "../../src/kube/resources.ts"
 import { containerOf, envOf, MANIFEST_SELECTOR, manifestObjects, only, podSpecOf } from "./kubeObjects.ts"
 
 // deploy/manifest.yaml and the Dockerfile, read as data: what the
@@ -39,10 +39,12 @@ describe("deploy/manifest.yaml", () => {
       { apiGroups: ["apps"], resources: ["deployments", "daemonsets", "statefulsets"], verbs: ["get", "list", "watch"] },
       { apiGroups: ["apps"], resources: ["replicasets"], verbs: ["get"] },
       { apiGroups: ["batch"], resources: ["jobs", "cronjobs"], verbs: ["get", "list", "watch"] },
-      { apiGroups: ["argoproj.io"], resources: ["rollouts"], verbs: ["get"] }
+      { apiGroups: ["argoproj.io"], resources: ["rollouts"], verbs: ["get"] },
+      { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] }
     ]))
-    // The workload code declares what it reads; the ClusterRole must cover it.
-    expect(grants(rules)).toEqual(expect.arrayContaining(grants(READ_RBAC_RULES.map((r) => ({ ...r, apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })))))
+    // The code declares what it reads and the Events it writes; the ClusterRole must cover exactly that.
+    const declared = [...READ_RBAC_RULES, EVENTS_RBAC_RULE].map((r) => ({ ...r, apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] }))
+    expect(grants(rules)).toEqual(grants(declared))
     for (const rule of rules) expect(rule.resourceNames).toBeUndefined()
   })
 

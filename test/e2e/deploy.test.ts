@@ -307,7 +307,14 @@ describe("deploy/manifest.yaml", () => {
       ["list", "", "nodes"],
       ["create", "coordination.k8s.io", "leases", TRACKER_NAMESPACE],
       ["get", "coordination.k8s.io", "leases", TRACKER_NAMESPACE],
-      ["create", "", "serviceaccounts", TRACKER_NAMESPACE]
+      ["create", "", "serviceaccounts", TRACKER_NAMESPACE],
+      // Events are written (create, patch), never read, updated or deleted; core/v1 events not at all.
+      ["get", "events.k8s.io", "events"],
+      ["list", "events.k8s.io", "events", "default"],
+      ["update", "events.k8s.io", "events"],
+      ["delete", "events.k8s.io", "events"],
+      ["create", "", "events"],
+      ["patch", "", "events"]
     ]
     for (const [verb, group, resource, namespace] of refused) {
       expect(`${verb} ${group}/${resource}: ${await trackerCan(verb, group, resource, namespace)}`).toBe(`${verb} ${group}/${resource}: no`)
@@ -492,6 +499,19 @@ describe("Helm chart deploy/charts/deployment-tracker", () => {
     expect((plain["spec"] as { template: { spec: Record<string, unknown> } }).template.spec).not.toHaveProperty("volumes")
   })
 
+  it("shows outcomes as Events unless config.kubeEvents=false, which turns off the flag and the ClusterRole's events rule", () => {
+    const argsOf = (objects: ReadonlyArray<KubeObject>) =>
+      (only(objects, "Deployment")["spec"] as { template: { spec: { containers: Array<{ args: Array<string> }> } } }).template.spec.containers[0]!.args
+    const eventRules = (objects: ReadonlyArray<KubeObject>) =>
+      (only(objects, "ClusterRole")["rules"] as Array<Rule>).filter((r) => r.apiGroups.includes("events.k8s.io"))
+    const on = helm.template()
+    expect(argsOf(on).filter((a) => a.startsWith("-kube-events"))).toEqual([])
+    expect(eventRules(on)).toEqual([{ apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] }])
+    const off = helm.template({ set: ["config.kubeEvents=false"] })
+    expect(argsOf(off).filter((a) => a.startsWith("-kube-events"))).toEqual(["-kube-events=false"])
+    expect(eventRules(off)).toEqual([])
+  })
+
   it("turns leader election on with more than one replica (auto), with a Role for its Lease only", () => {
     const leaderArgs = (objects: ReadonlyArray<KubeObject>) =>
       ((only(objects, "Deployment")["spec"] as { template: { spec: { containers: Array<{ args: Array<string> }> } } }).template.spec.containers[0]!.args)
@@ -644,6 +664,8 @@ describe("Helm chart deploy/charts/deployment-tracker", () => {
       expect(await can("delete", `leases.coordination.k8s.io/${fullname}`, "-n", namespace)).toBe("no")
       expect(await can("create", "leases.coordination.k8s.io", "-n", TRACKER_NAMESPACE)).toBe("no")
       expect(await can("watch", "pods", "--all-namespaces")).toBe("yes")
+      expect(await can("create", "events.events.k8s.io", "-n", "default")).toBe("yes")
+      expect(await can("patch", "events.events.k8s.io", "-n", namespace)).toBe("yes")
       expect(await can("list", "secrets", "-n", namespace)).toBe("no")
 
       const uninstalled = helm.run(["uninstall", release, ...admin, "--namespace", namespace, "--wait", "--timeout", "90s"])

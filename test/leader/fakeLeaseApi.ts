@@ -77,6 +77,7 @@ export const makeFakeLeaseApi = Effect.gen(function*() {
       }),
     send: (method, path, body) =>
       Effect.gen(function*() {
+        if (method === "PATCH") return yield* Effect.die(`unexpected PATCH ${path}`)
         const object = body as { metadata?: { name?: string; resourceVersion?: string }; spec?: LeaseSpecJson }
         const spec = object.spec ?? {}
         const holder = spec.holderIdentity ?? ""

@@ -56,6 +56,7 @@ export const makeFakeConfigMapApi = (initial?: Readonly<Record<string, string>>)
       }),
     send: (method, path, body) =>
       Effect.suspend(() => {
+        if (method === "PATCH") return Effect.die(`unexpected PATCH ${path}`)
         if (outage) return fail(method, 503, "ServiceUnavailable")
         if (forbidden.has(method)) return fail(method, 403, "Forbidden")
         const object = body as { metadata?: { name?: string; resourceVersion?: string }; data?: Record<string, string> }

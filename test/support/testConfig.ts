@@ -25,6 +25,9 @@ export const testConfig = (overrides: Partial<ControllerConfig> = {}): Controlle
   apiRequestTimeout: Duration.seconds(5),
   shutdownDrainTimeout: Duration.seconds(5),
   dryRun: false,
+  // Off unless a test is about them: the scripted Kubernetes APIs take no Event writes.
+  kubeEvents: false,
+  podName: Option.none(),
   leaderElection: Option.none(),
   deployedState: Option.none(),
   tracing: Option.none(),
