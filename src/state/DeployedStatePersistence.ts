@@ -137,6 +137,8 @@ export class DeployedStatePersistence extends Effect.Service<DeployedStatePersis
       // the work queue (this service was built before it, so it closes after).
       yield* Effect.addFinalizer(() =>
         save.pipe(
+          // Finalizers run uninterruptibly: only an interruptible write can be cut off at the deadline.
+          Effect.interruptible,
           Effect.timeoutOption(FINAL_SAVE_TIMEOUT),
           Effect.flatMap(Option.match({
             onNone: () => Effect.logWarning("The final write of the state ConfigMap timed out"),

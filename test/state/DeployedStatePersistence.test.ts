@@ -5,7 +5,7 @@ import { KubeApi } from "../../src/kube/KubeApi.ts"
 import { DeploymentLedger, type LedgerEntry } from "../../src/ledger/DeploymentLedger.ts"
 import { recordIdentity } from "../../src/record/recordIdentity.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
-import { DeployedStatePersistence } from "../../src/state/DeployedStatePersistence.ts"
+import { DeployedStatePersistence, FINAL_SAVE_TIMEOUT } from "../../src/state/DeployedStatePersistence.ts"
 import { decodeState, encodeState, type RememberedName, stateKey } from "../../src/state/deployedState.ts"
 import { testConfigLayer } from "../support/testConfig.ts"
 import { type FakeConfigMapApi, makeFakeConfigMapApi, STATE } from "./fakeConfigMapApi.ts"
@@ -164,6 +164,19 @@ describe("DeployedStatePersistence: writing the ledger", () => {
       harness.ledger.put(deployed("late", "app", 1))
       yield* Scope.close(harness.scope, Exit.void)
       expect(storedNames(fake)).toStrictEqual(["shop/late/app"])
+    }))
+
+  it.effect("a final write that hangs is cut off at its deadline: shutdown is not held up", () =>
+    Effect.gen(function*() {
+      const fake = makeFakeConfigMapApi()
+      const harness = yield* start(fake)
+      yield* harness.persistence.restore
+      harness.ledger.put(deployed("late", "app", 1))
+      fake.hangWrites()
+      const closing = yield* Effect.fork(Scope.close(harness.scope, Exit.void))
+      yield* TestClock.adjust(FINAL_SAVE_TIMEOUT)
+      yield* Fiber.join(closing)
+      expect(harness.logs.some((l) => l.message === "The final write of the state ConfigMap timed out")).toBe(true)
     }))
 
   it.effect("a 409 (another writer got in first) is met by reading again and writing again, keeping the other keys", () =>

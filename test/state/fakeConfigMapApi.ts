@@ -29,6 +29,7 @@ export const makeFakeConfigMapApi = (initial?: Readonly<Record<string, string>>)
   const forbidden = new Set<ConfigMapCall["method"]>()
   let racingWrites = 0
   let outage = false
+  let hanging = false
 
   const store = (data: Readonly<Record<string, string>>) => {
     version += 1
@@ -57,6 +58,7 @@ export const makeFakeConfigMapApi = (initial?: Readonly<Record<string, string>>)
     send: (method, path, body) =>
       Effect.suspend(() => {
         if (method === "PATCH") return Effect.die(`unexpected PATCH ${path}`)
+        if (hanging) return Effect.never
         if (outage) return fail(method, 503, "ServiceUnavailable")
         if (forbidden.has(method)) return fail(method, 403, "Forbidden")
         const object = body as { metadata?: { name?: string; resourceVersion?: string }; data?: Record<string, string> }
@@ -87,6 +89,8 @@ export const makeFakeConfigMapApi = (initial?: Readonly<Record<string, string>>)
     forbid: (...methods: ReadonlyArray<ConfigMapCall["method"]>) => methods.forEach((m) => forbidden.add(m)),
     raceNextWrites: (count: number) => void (racingWrites = count),
     setOutage: (on: boolean) => void (outage = on),
+    /** Writes never answer (an API server that accepted the connection and went silent). */
+    hangWrites: () => void (hanging = true),
     writes: () => calls.filter((c) => c.method !== "GET" && c.status < 300).length
   }
 }
