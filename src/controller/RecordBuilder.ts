@@ -6,7 +6,7 @@ import { Metrics } from "../observability/Metrics.ts"
 import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
 import { recordFor } from "../record/buildRecords.ts"
 import type { ChosenContainer } from "./desiredState.ts"
-import { WorkloadEvents } from "./WorkloadEvents.ts"
+import { WorkloadEvents } from "../events/WorkloadEvents.ts"
 
 const annotationKind = (key: string) =>
   key === RUNTIME_RISKS_KEY ? "runtime-risks" as const : key === GITHUB_REPOSITORY_KEY ? "github-repository" as const : "tag" as const

@@ -4,9 +4,9 @@ import { DeploymentRecordClient } from "../github/DeploymentRecordClient.ts"
 import { RateLimitGate } from "../github/RateLimitGate.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
-import type { WorkloadOwner } from "../workload/Attribution.ts"
+import type { WorkloadOwner } from "../kube/ObjectIdentity.ts"
 import { makeExpiringSet } from "./ExpiringSet.ts"
-import { WorkloadEvents } from "./WorkloadEvents.ts"
+import { WorkloadEvents } from "../events/WorkloadEvents.ts"
 
 /** The original's lifetime for a digest GitHub had no attestation for. */
 export const UNKNOWN_ARTIFACT_LIFETIME = "1 hour"

@@ -1,7 +1,7 @@
 import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
 import { recordIdentity } from "../record/recordIdentity.ts"
 import { sameRecord } from "../record/sameRecord.ts"
-import type { WorkloadOwner } from "../workload/Attribution.ts"
+import type { WorkloadOwner } from "../kube/ObjectIdentity.ts"
 import type { Standing } from "./desiredState.ts"
 
 /**

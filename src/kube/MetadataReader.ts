@@ -3,16 +3,12 @@ import { Config } from "../config/Config.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { makeThrottle } from "../support/throttle.ts"
 import { KubeApi, type KubeApiError } from "./KubeApi.ts"
+import type { ObjectRef } from "./ObjectIdentity.ts"
 import { type ObjectMeta, projectObjectMeta } from "./ObjectMeta.ts"
 import { objectPath } from "./resources.ts"
 
-/** One object to read: enough to build its path. */
-export interface ObjectRef {
-  readonly kind: string
-  readonly apiVersion: string
-  readonly namespace: string
-  readonly name: string
-}
+export type { ObjectRef } from "./ObjectIdentity.ts"
+
 
 /**
  * What a read found. A refusal (403, an unknown kind) is an answer, not an

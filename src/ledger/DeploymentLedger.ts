@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
 import { recordIdentity } from "../record/recordIdentity.ts"
-import type { WorkloadOwner } from "../workload/Attribution.ts"
+import type { WorkloadOwner } from "../kube/ObjectIdentity.ts"
 
 /**
  * What GitHub was last told, per record (deployment_name in its logical and

@@ -84,6 +84,8 @@ export interface LivenessService {
    * from it.
    */
   readonly holdUp: (until: Effect.Effect<number>) => Effect.Effect<void, never, Scope.Scope>
+  /** The end (epoch millis) of the latest declared hold-up, past or future; 0 without any. */
+  readonly heldUpUntil: Effect.Effect<number>
   /** Evaluates every registered loop now (logs a warning when the verdict turns to not live). */
   readonly check: Effect.Effect<LivenessReport>
 }
@@ -199,10 +201,15 @@ export const makeLiveness = (bounds: LivenessBounds) =>
         () => Effect.sync(() => void holdUps.delete(until))
       )
 
+    const latestHoldUp = Effect.gen(function*() {
+      let until = 0
+      for (const holdUp of holdUps) until = Math.max(until, yield* holdUp)
+      return until
+    })
+
     const check = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      let heldUpUntil = 0
-      for (const until of holdUps) heldUpUntil = Math.max(heldUpUntil, yield* until)
+      const heldUpUntil = yield* latestHoldUp
       const heldUp = heldUpUntil > now
       /** How long work has been held without an excuse, counted from `since`. */
       const unexcused = (since: number) => heldUp ? 0 : now - Math.max(since, heldUpUntil)
@@ -256,7 +263,7 @@ export const makeLiveness = (bounds: LivenessBounds) =>
       } satisfies LivenessReport
     })
 
-    return { watch, worker, holdUp, check } satisfies LivenessService
+    return { watch, worker, holdUp, heldUpUntil: latestHoldUp, check } satisfies LivenessService
   })
 
 /**

@@ -1,3 +1,4 @@
+import type { WorkloadOwner } from "../kube/ObjectIdentity.ts"
 import type { AnnotationChain } from "../metadata/annotations.ts"
 
 /**
@@ -9,14 +10,6 @@ import type { AnnotationChain } from "../metadata/annotations.ts"
  * recreated under its name stays one key.
  */
 
-/** An object on the API server, as much as is needed to ask about it again (and to persist). */
-export interface WorkloadOwner {
-  readonly kind: string
-  readonly apiVersion: string
-  readonly namespace: string
-  readonly name: string
-  readonly uid: string
-}
 
 /**
  * The object whose existence says whether the workload still exists.

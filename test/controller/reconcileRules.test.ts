@@ -3,7 +3,8 @@ import { type PodUnderWorkload, viewWorkload } from "../../src/controller/desire
 import { type DesiredRecord, planChanges, presenceNeeded, type ReportedRecord } from "../../src/controller/planChanges.ts"
 import type { PodPhase, SlimPod } from "../../src/kube/SlimPod.ts"
 import type { DeploymentRecord } from "../../src/record/DeploymentRecord.ts"
-import { type Anchor, makeAttribution, type WorkloadOwner } from "../../src/workload/Attribution.ts"
+import { type Anchor, makeAttribution } from "../../src/workload/Attribution.ts"
+import type { WorkloadOwner } from "../../src/kube/ObjectIdentity.ts"
 import { recordIdentity } from "../../src/record/recordIdentity.ts"
 import { testRecord } from "../support/testRecord.ts"
 

@@ -21,6 +21,8 @@ describe("HealthGauges", () => {
       const liveness = yield* Liveness
       const gate = yield* RateLimitGate
       yield* Layer.build(HealthGaugesLive)
+      // As the controller does: waiting out the rate limit is declared a hold-up.
+      yield* liveness.holdUp(gate.openAt)
       let text = yield* metrics.render
       expect(value(text, "deployment_tracker_ready")).toBe(0)
       expect(value(text, "deployment_tracker_live")).toBe(1)
@@ -32,7 +34,8 @@ describe("HealthGauges", () => {
       yield* gate.closeFor(Duration.seconds(90))
       text = yield* metrics.render
       expect(value(text, "deployment_tracker_ready")).toBe(1)
-      // Six minutes without a word from the API server: stalled, not live.
+      // Six minutes without a word from the API server: stalled, not live
+      // (a rate limit excuses waiting work, not a silent server).
       expect(value(text, "deployment_tracker_live")).toBe(0)
       expect(value(text, 'deployment_tracker_watch_silence_seconds{watch="pods"}')).toBe(360)
       expect(value(text, "deployment_tracker_rate_limit_wait_seconds")).toBe(90)

@@ -1,6 +1,6 @@
-import type { WorkloadOutcome } from "../controller/WorkloadEvents.ts"
+import type { WorkloadOutcome } from "./WorkloadEvents.ts"
 import { GITHUB_REPOSITORY_KEY } from "../metadata/annotations.ts"
-import type { WorkloadOwner } from "../workload/Attribution.ts"
+import type { WorkloadOwner } from "../kube/ObjectIdentity.ts"
 
 /**
  * What an outcome of a deployment name looks like as a Kubernetes Event

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { eventName, limitNote, microTime, NOTE_LIMIT_BYTES } from "../../src/kube/eventContent.ts"
+import { eventName, limitNote, microTime, NOTE_LIMIT_BYTES } from "../../src/events/eventContent.ts"
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
 

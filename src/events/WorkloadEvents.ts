@@ -1,5 +1,5 @@
 import { Context, Effect, Layer } from "effect"
-import type { WorkloadOwner } from "../workload/Attribution.ts"
+import type { WorkloadOwner } from "../kube/ObjectIdentity.ts"
 
 /**
  * What became of a deployment name, told to whoever shows it to operators

@@ -1,10 +1,10 @@
 import { hostname } from "node:os"
 import { Clock, Data, Duration, Effect, Either, Layer, Option, Schedule, type Scope } from "effect"
 import { Config } from "../config/Config.ts"
-import { type WorkloadOutcome, WorkloadEvents } from "../controller/WorkloadEvents.ts"
+import { type WorkloadOutcome, WorkloadEvents } from "./WorkloadEvents.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { fullBucket, readyAt, type TokenBucket, type TokenBucketRule, tryTake } from "../support/tokenBucket.ts"
-import type { WorkloadOwner } from "../workload/Attribution.ts"
+import type { WorkloadOwner } from "../kube/ObjectIdentity.ts"
 import {
   aggregationKey,
   type EventContent,
@@ -17,8 +17,8 @@ import {
   REPORTING_INSTANCE_LIMIT,
   seriesPatch
 } from "./eventContent.ts"
-import { KubeApi, KubeApiError } from "./KubeApi.ts"
-import { eventsPath } from "./resources.ts"
+import { KubeApi, KubeApiError } from "../kube/KubeApi.ts"
+import { eventsPath } from "../kube/resources.ts"
 
 export const REPORTING_CONTROLLER = "deployment-tracker"
 export const EVENT_ACTION = "Report"
