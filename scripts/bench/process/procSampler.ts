@@ -30,8 +30,15 @@ export const readProc = (pid: number): ProcReading | undefined => {
     if (fields[0] === "Z") return undefined
     const ticks = Number(fields[11]) + Number(fields[12])
     const status = readFileSync(`/proc/${pid}/status`, "utf8")
-    const kib = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0) * 1024
-    return { cpuSeconds: ticks / CLOCK_TICKS, rssBytes: kib("VmRSS"), hwmBytes: kib("VmHWM") }
+    const kib = (name: string) => {
+      const match = new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)
+      return match === null ? undefined : Number(match[1]) * 1024
+    }
+    const rssBytes = kib("VmRSS")
+    const hwmBytes = kib("VmHWM")
+    // An exiting process has released its memory and has no Vm* lines any more.
+    if (rssBytes === undefined || hwmBytes === undefined) return undefined
+    return { cpuSeconds: ticks / CLOCK_TICKS, rssBytes, hwmBytes }
   } catch {
     return undefined
   }

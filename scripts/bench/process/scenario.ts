@@ -167,6 +167,7 @@ export const runScenario = async (options: ScenarioOptions) => {
       settledSeconds: seconds(end - startSample.at),
       cpuSeconds: Math.round(cpuSeconds * 100) / 100,
       cpuMicrosPerEvent: Math.round((cpuSeconds * 1e6) / options.burstEvents),
+      coresUsed: Math.round((cpuSeconds / ((end - startSample.at) / 1000)) * 100) / 100,
       peakRssMiB: MiB(peakReset ? finalSample.hwmBytes : sampler.peakRss(startSample.at, end)),
       peakFrom: peakReset ? "VmHWM reset at burst start" : "sampled VmRSS",
       rssAfterMiB: MiB(endSample.rssBytes),
@@ -218,6 +219,8 @@ export const runScenario = async (options: ScenarioOptions) => {
     startup: {
       readySeconds: since(readyAt),
       cpuSecondsToReady: cpuAtReady === undefined ? undefined : Math.round(cpuAtReady * 100) / 100,
+      // Cores the tracker got on average until ready: well under its need means the machine's other work starved it.
+      coresUsedToReady: cpuAtReady === undefined || readyAt === undefined ? undefined : Math.round((cpuAtReady / ((readyAt - spawnedAt) / 1000)) * 100) / 100,
       queueDrainedSeconds: drained ? since(startupEnd) : undefined,
       settledSeconds: since(idleAt),
       cpuSecondsToSettled: idleSample === undefined ? undefined : Math.round(idleSample.cpuSeconds * 100) / 100,
