@@ -2,9 +2,10 @@
 // process with default settings, against an API server stand-in and a
 // GitHub stand-in in processes of their own; see process/README.md.
 //
-//   npm run bench -- process [--pods 32,10000,100000] [--node-options none|manifest|both]
+//   npm run bench -- process [--pods 32,10000,100000] [--node-options none|manifest|both|skip]
 //                            [--burst-events 50000] [--burst-variant status|rollout]
 //                            [--watch-list on|off] [--bookmark-seconds 10] [--phase-timeout 600]
+//                            [--go-original <binary of github/deployment-tracker, built separately>]
 //
 // One JSON line per scenario, appended to $BENCH_RESULT when set, else on
 // stdout; progress on stderr. A tracker that dies (e.g. heap out of memory
@@ -16,7 +17,7 @@ import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { runScenario } from "./process/scenario.ts"
 import { makeServingPki } from "./process/tls.ts"
-import { MAIN_JS, manifestNodeOptions } from "./process/tracker.ts"
+import { type Implementation, MAIN_JS, manifestNodeOptions } from "./process/tracker.ts"
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2),
@@ -29,7 +30,8 @@ const { values: args } = parseArgs({
     "burst-variant": { type: "string", default: "status" },
     "watch-list": { type: "string", default: "on" },
     "bookmark-seconds": { type: "string", default: "10" },
-    "phase-timeout": { type: "string", default: "600" }
+    "phase-timeout": { type: "string", default: "600" },
+    "go-original": { type: "string" }
   }
 })
 
@@ -40,18 +42,23 @@ const positive = (name: string, text: string | undefined) => {
 }
 
 const podCounts = args.pods.split(",").map((p) => positive("pods", p.trim()))
-const nodeOptionVariants = (() => {
-  const manifest = { label: "manifest", value: manifestNodeOptions() }
-  const none = { label: "none", value: undefined }
+const implementations: ReadonlyArray<Implementation> = (() => {
+  const none: Implementation = { kind: "node", label: "NODE_OPTIONS none", nodeOptions: undefined }
+  const manifest: Implementation = { kind: "node", label: "NODE_OPTIONS manifest", nodeOptions: manifestNodeOptions() }
+  const goOriginal: ReadonlyArray<Implementation> = args["go-original"] === undefined
+    ? []
+    : [{ kind: "go", label: "Go original", binary: args["go-original"] }]
   switch (args["node-options"]) {
     case "none":
-      return [none]
+      return [none, ...goOriginal]
     case "manifest":
-      return [manifest]
+      return [manifest, ...goOriginal]
     case "both":
-      return [none, manifest]
+      return [none, manifest, ...goOriginal]
+    case "skip":
+      return goOriginal
     default:
-      throw new Error(`--node-options is none, manifest or both, not ${args["node-options"]}`)
+      throw new Error(`--node-options is none, manifest, both or skip, not ${args["node-options"]}`)
   }
 })()
 const burstVariant = args["burst-variant"] === "rollout" ? "rollout" : "status"
@@ -71,13 +78,13 @@ const stamp = new Date().toISOString().replace(/[:.]/g, "-")
 
 try {
   for (const pods of podCounts) {
-    for (const nodeOptions of nodeOptionVariants) {
+    for (const implementation of implementations) {
       const result = await runScenario({
         pods,
         // A small cluster is a few replicas of several Deployments, not 32 replicas of one.
         replicas: args.replicas !== undefined ? positive("replicas", args.replicas) : pods < 1000 ? 4 : 100,
         namespaces: positive("namespaces", args.namespaces),
-        nodeOptions,
+        implementation,
         watchList: args["watch-list"] !== "off",
         bookmarkSeconds: positive("bookmark-seconds", args["bookmark-seconds"]),
         burstEvents: positive("burst-events", args["burst-events"]),
@@ -85,7 +92,7 @@ try {
         phaseTimeoutSeconds: positive("phase-timeout", args["phase-timeout"]),
         tlsDir: workDir,
         workDir,
-        logFile: join(logDir, `${stamp}-${pods}-pods-${nodeOptions.label}.log`)
+        logFile: join(logDir, `${stamp}-${pods}-pods-${implementation.label.replace(/\W+/g, "-")}.log`)
       })
       const line = `${JSON.stringify(result)}\n`
       const resultFile = process.env["BENCH_RESULT"]

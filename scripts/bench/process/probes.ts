@@ -134,11 +134,13 @@ export interface MetricsReading {
   readonly queueDepth: number | undefined
 }
 
-const METRIC_NAMES = {
-  heapUsedBytes: "nodejs_heap_size_used_bytes",
-  heapTotalBytes: "nodejs_heap_size_total_bytes",
-  queueDepth: "deployment_tracker_workqueue_depth"
-} as const
+const QUEUE_DEPTH = "deployment_tracker_workqueue_depth"
+
+/** The series of the heap in use and the heap held (they differ by runtime). */
+export interface HeapSeries {
+  readonly used: string
+  readonly total: string
+}
 
 /** The value of an unlabelled series in Prometheus text. */
 const seriesValue = (text: string, name: string): number | undefined => {
@@ -151,10 +153,12 @@ export class MetricsScraper {
   readonly readings: Array<MetricsReading> = []
   #stopped = false
   readonly #port: number
+  readonly #heap: HeapSeries
   readonly pace: Pace
 
-  constructor(port: number, intervalMs: number) {
+  constructor(port: number, intervalMs: number, heap: HeapSeries) {
     this.#port = port
+    this.#heap = heap
     this.pace = new Pace(intervalMs)
     void this.#loop()
   }
@@ -174,9 +178,9 @@ export class MetricsScraper {
     if (answer.status !== 200 || this.#stopped) return undefined
     const reading = {
       at,
-      heapUsedBytes: seriesValue(answer.body, METRIC_NAMES.heapUsedBytes),
-      heapTotalBytes: seriesValue(answer.body, METRIC_NAMES.heapTotalBytes),
-      queueDepth: seriesValue(answer.body, METRIC_NAMES.queueDepth)
+      heapUsedBytes: seriesValue(answer.body, this.#heap.used),
+      heapTotalBytes: seriesValue(answer.body, this.#heap.total),
+      queueDepth: seriesValue(answer.body, QUEUE_DEPTH)
     }
     this.readings.push(reading)
     return reading

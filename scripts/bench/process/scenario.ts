@@ -3,20 +3,21 @@
 // start-up (spawn -> /readyz 200 -> CPU quiet and queue empty), idle (the
 // settled figures), burst (N MODIFIED pod events -> quiet again). Every
 // wait has a deadline; a tracker that dies is a result, not an error.
+// The Go original has no /healthz or /readyz: it is ready when it logs
+// "Controller started", and it has no work-queue gauge (quiet CPU only).
 import { cpus, loadavg } from "node:os"
 import { join } from "node:path"
-import { type ProbeSummary, Prober, MetricsScraper, summariseProbes } from "./probes.ts"
+import { MetricsScraper, Prober, summariseProbes } from "./probes.ts"
 import { ProcSampler, resetPeak } from "./procSampler.ts"
 import { ApiServerStandIn, GitHubStandIn } from "./standIns.ts"
 import { writeKubeconfig } from "./tls.ts"
-import { freePort, TrackerProcess } from "./tracker.ts"
+import { freePort, type Implementation, TrackerProcess } from "./tracker.ts"
 
 export interface ScenarioOptions {
   readonly pods: number
   readonly replicas: number
   readonly namespaces: number
-  /** A label ("none", "manifest") and the NODE_OPTIONS value it stands for. */
-  readonly nodeOptions: { readonly label: string; readonly value: string | undefined }
+  readonly implementation: Implementation
   readonly watchList: boolean
   readonly bookmarkSeconds: number
   readonly burstEvents: number
@@ -29,6 +30,11 @@ export interface ScenarioOptions {
 }
 
 const SAMPLE_MS = 100
+/** What the Go original logs once its caches synced and its start-up sync ended. */
+const GO_READY_LINE = "Controller started"
+/** Heap in use and heap held, as each runtime's default metrics name them. */
+const NODE_HEAP = { used: "nodejs_heap_size_used_bytes", total: "nodejs_heap_size_total_bytes" }
+const GO_HEAP = { used: "go_memstats_heap_inuse_bytes", total: "go_memstats_heap_sys_bytes" }
 /**
  * Probe and scrape paces. Fast while something happens (start-up until the
  * queue is empty, the burst until its events are delivered): that is where
@@ -84,20 +90,26 @@ export const runScenario = async (options: ScenarioOptions) => {
     kubeconfig,
     gitHubUrl: github.url,
     metricsPort,
-    nodeOptions: options.nodeOptions.value,
+    implementation: options.implementation,
     logFile: options.logFile,
     home: options.workDir
   })
   const spawnedAt = tracker.spawnedAt
   const sampler = new ProcSampler(tracker.pid, SAMPLE_MS)
-  const healthz = new Prober(metricsPort, "/healthz", FAST.healthzMs)
-  const readyz = new Prober(metricsPort, "/readyz", FAST.readyzMs)
-  const scraper = new MetricsScraper(metricsPort, FAST.scrapeMs)
+  const isNode = options.implementation.kind === "node"
+  const probers = isNode
+    ? { healthz: new Prober(metricsPort, "/healthz", FAST.healthzMs), readyz: new Prober(metricsPort, "/readyz", FAST.readyzMs) }
+    : undefined
+  const scraper = new MetricsScraper(metricsPort, FAST.scrapeMs, isNode ? NODE_HEAP : GO_HEAP)
   const pace = (p: typeof FAST) => {
-    healthz.pace.set(p.healthzMs)
-    readyz.pace.set(p.readyzMs)
+    probers?.healthz.pace.set(p.healthzMs)
+    probers?.readyz.pace.set(p.readyzMs)
     scraper.pace.set(p.scrapeMs)
   }
+  const summarise = (from: number, to: number) =>
+    probers === undefined
+      ? undefined
+      : { healthz: summariseProbes(probers.healthz.results, from, to), readyz: summariseProbes(probers.readyz.results, from, to) }
   const since = (at: number | undefined) => (at === undefined ? undefined : seconds(at - spawnedAt))
   /** The queue gauge read 0 in a scrape that came a full gauge period after `after`. */
   const queueEmptyAfter = (after: number) => {
@@ -113,16 +125,20 @@ export const runScenario = async (options: ScenarioOptions) => {
     return outcome === "ok"
   }
   const log = (line: string) =>
-    process.stderr.write(`[process ${options.pods} pods, NODE_OPTIONS ${options.nodeOptions.label}] ${line}\n`)
+    process.stderr.write(`[process ${options.pods} pods, ${options.implementation.label}] ${line}\n`)
 
   // ---- start-up: spawn -> /readyz 200 -> the events held back during the sync handled (queue empty)
   log(`tracker pid ${tracker.pid} started; log ${options.logFile}`)
-  const ready = await run("ready", () => readyz.firstOk() !== undefined)
-  const readyAt = readyz.firstOk()?.at
+  let readyAt: number | undefined
+  const ready = await run("ready", () => {
+    if (probers !== undefined) readyAt = probers.readyz.firstOk()?.at
+    else if (tracker.logHas(GO_READY_LINE)) readyAt = performance.now()
+    return readyAt !== undefined
+  })
   const cpuAtReady = readyAt === undefined ? undefined : sampler.at(readyAt + SAMPLE_MS)?.cpuSeconds
   if (ready) log(`ready after ${since(readyAt)} s`)
-  readyz.pace.set(FAST.healthzMs)
-  const drained = ready && await run("queue drained after ready", () => queueEmptyAfter(readyAt!))
+  probers?.readyz.pace.set(FAST.healthzMs)
+  const drained = ready && (!isNode || await run("queue drained after ready", () => queueEmptyAfter(readyAt!)))
   const startupEnd = performance.now()
 
   // ---- settle at kubelet pace: CPU quiet -> the idle figures
@@ -172,10 +188,7 @@ export const runScenario = async (options: ScenarioOptions) => {
       peakFrom: peakReset ? "VmHWM reset at burst start" : "sampled VmRSS",
       rssAfterMiB: MiB(endSample.rssBytes),
       heapUsedPeakMiB: MiB(scraper.peakHeapUsed(startSample.at, end)),
-      probes: {
-        healthz: summariseProbes(healthz.results, startSample.at, burstProbesEnd),
-        readyz: summariseProbes(readyz.results, startSample.at, burstProbesEnd)
-      }
+      probes: summarise(startSample.at, burstProbesEnd)
     }
     log(`burst ${String(burst["outcome"])}: ${String(burst["cpuMicrosPerEvent"])} µs CPU per event`)
   }
@@ -183,8 +196,8 @@ export const runScenario = async (options: ScenarioOptions) => {
   // ---- shut down and collect
   const died = tracker.exit
   const hwmEnd = sampler.sample()?.hwmBytes ?? sampler.latest?.hwmBytes ?? 0
-  healthz.stop()
-  readyz.stop()
+  probers?.healthz.stop()
+  probers?.readyz.stop()
   scraper.stop()
   sampler.stop()
   const lastSample = sampler.latest
@@ -198,8 +211,6 @@ export const runScenario = async (options: ScenarioOptions) => {
     log(`!!! THE TRACKER DIED after ${since(died.at)} s: exit code ${died.code}, signal ${died.signal}: ${deathCause ?? "cause not in the log"}`)
   }
 
-  const startupProbes = (prober: Prober): ProbeSummary => summariseProbes(prober.results, spawnedAt, startupEnd)
-  const idleProbes = (prober: Prober): ProbeSummary => summariseProbes(prober.results, startupEnd, idleAt ?? startupEnd)
   const timedOut = phases.find((p) => p.outcome === "timeout")
   return {
     bench: "process",
@@ -207,7 +218,8 @@ export const runScenario = async (options: ScenarioOptions) => {
       pods: options.pods,
       deployments: Math.ceil(options.pods / options.replicas),
       namespaces: options.namespaces,
-      nodeOptions: options.nodeOptions.value ?? "none",
+      tracker: options.implementation.kind === "node" ? "dist/main.js" : `Go original ${options.implementation.binary}`,
+      nodeOptions: options.implementation.kind === "node" ? options.implementation.nodeOptions ?? "none" : undefined,
       apiServerWatchList: options.watchList,
       bookmarkSeconds: options.bookmarkSeconds
     },
@@ -221,11 +233,11 @@ export const runScenario = async (options: ScenarioOptions) => {
       cpuSecondsToReady: cpuAtReady === undefined ? undefined : Math.round(cpuAtReady * 100) / 100,
       // Cores the tracker got on average until ready: well under its need means the machine's other work starved it.
       coresUsedToReady: cpuAtReady === undefined || readyAt === undefined ? undefined : Math.round((cpuAtReady / ((readyAt - spawnedAt) / 1000)) * 100) / 100,
-      queueDrainedSeconds: drained ? since(startupEnd) : undefined,
+      queueDrainedSeconds: isNode && drained ? since(startupEnd) : undefined,
       settledSeconds: since(idleAt),
       cpuSecondsToSettled: idleSample === undefined ? undefined : Math.round(idleSample.cpuSeconds * 100) / 100,
       peakRssMiB: MiB(hwmBeforeBurst),
-      probes: { healthz: startupProbes(healthz), readyz: startupProbes(readyz) }
+      probes: summarise(spawnedAt, startupEnd)
     },
     idle: idleSample === undefined
       ? undefined
@@ -233,7 +245,7 @@ export const runScenario = async (options: ScenarioOptions) => {
         rssMiB: MiB(idleSample.rssBytes),
         heapUsedMiB: MiB(idleMetrics?.heapUsedBytes),
         heapTotalMiB: MiB(idleMetrics?.heapTotalBytes),
-        probes: { healthz: idleProbes(healthz), readyz: idleProbes(readyz) }
+        probes: summarise(startupEnd, idleAt ?? startupEnd)
       },
     burst,
     peakRssMiB: MiB(Math.max(hwmBeforeBurst ?? 0, hwmEnd)),

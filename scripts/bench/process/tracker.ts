@@ -1,9 +1,11 @@
 // The tracker as a user runs it: `node dist/main.js` with the defaults
 // (bulk sync on, 2 workers, the default state ConfigMap), only what the
-// stand-ins need set, its output to a log file.
+// stand-ins need set, its output to a log file. The Go original
+// (github/deployment-tracker, built separately) runs the same way for
+// comparison; its settings have the same names.
 import { type ChildProcess, spawn } from "node:child_process"
 import { once } from "node:events"
-import { closeSync, openSync, readFileSync } from "node:fs"
+import { closeSync, openSync, readFileSync, readSync } from "node:fs"
 import { createServer } from "node:net"
 
 const REPO_ROOT = new URL("../../../", import.meta.url).pathname
@@ -32,12 +34,16 @@ export const freePort = () =>
     })
   })
 
+/** What is run: ours under Node (with or without NODE_OPTIONS), or a Go original's binary. */
+export type Implementation =
+  | { readonly kind: "node"; readonly label: string; readonly nodeOptions: string | undefined }
+  | { readonly kind: "go"; readonly label: string; readonly binary: string }
+
 export interface TrackerOptions {
+  readonly implementation: Implementation
   readonly kubeconfig: string
   readonly gitHubUrl: string
   readonly metricsPort: number
-  /** Undefined: NODE_OPTIONS unset. */
-  readonly nodeOptions: string | undefined
   readonly logFile: string
   readonly home: string
 }
@@ -69,13 +75,17 @@ export class TrackerProcess {
       API_TOKEN: "bench-token",
       BASE_URL: options.gitHubUrl,
       // As the manifest's downward API sets it; the state ConfigMap lives there.
-      POD_NAMESPACE: "deployment-tracker",
-      ...(options.nodeOptions === undefined ? {} : { NODE_OPTIONS: options.nodeOptions })
+      POD_NAMESPACE: "deployment-tracker"
     }
+    const implementation = options.implementation
+    if (implementation.kind === "node" && implementation.nodeOptions !== undefined) env["NODE_OPTIONS"] = implementation.nodeOptions
+    const [file, ...args] = implementation.kind === "node"
+      ? [process.execPath, MAIN_JS, `-metrics-port=${options.metricsPort}`]
+      : [implementation.binary, `-metrics-port=${options.metricsPort}`]
     const log = openSync(options.logFile, "w")
     this.logFile = options.logFile
     this.spawnedAt = performance.now()
-    this.child = spawn(process.execPath, [MAIN_JS, `-metrics-port=${options.metricsPort}`], {
+    this.child = spawn(file!, args, {
       env,
       stdio: ["ignore", log, log]
     })
@@ -103,6 +113,35 @@ export class TrackerProcess {
     const exit = await this.exited
     clearTimeout(timer)
     return { ...exit, killed }
+  }
+
+  #logRead = 0
+  #logTail = ""
+  readonly #logFound = new Set<string>()
+
+  /**
+   * Whether the log has shown `text` yet (the Go original says "Controller
+   * started" once synced; it has no /readyz). Reads only what is new.
+   */
+  logHas(text: string): boolean {
+    if (this.#logFound.has(text)) return true
+    const fd = openSync(this.logFile, "r")
+    try {
+      const buffer = Buffer.alloc(1 << 20)
+      let read: number
+      while ((read = readSync(fd, buffer, 0, buffer.length, this.#logRead)) > 0) {
+        this.#logRead += read
+        const chunk = this.#logTail + buffer.toString("utf8", 0, read)
+        if (chunk.includes(text)) {
+          this.#logFound.add(text)
+          return true
+        }
+        this.#logTail = chunk.slice(-text.length)
+      }
+      return false
+    } finally {
+      closeSync(fd)
+    }
   }
 
   /** Why the process died, from its log: V8's out-of-memory abort, or the last error line. */
