@@ -241,7 +241,8 @@ const handleList = async (
     const body = listBody(kind, apiVersion, snapshot, page, more ? encodeContinue(snapshot, next) : undefined, metadata)
     counters.bytes.list += body.length
     sendJson(res, 200, body)
-  } else if (rendered === 0 && metadata && !hasMore(collection, filter, 0)) {
+  } else if (metadata && !hasMore(collection, filter, start)) {
+    // An empty metadata list, `items: null`.
     sendJson(res, 200, listBody(kind, apiVersion, snapshot, [], undefined, true))
   } else {
     const head = `{"kind":"${kind}","apiVersion":"${apiVersion}","metadata":{"resourceVersion":"${snapshot}"},"items":[`
