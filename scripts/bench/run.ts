@@ -1,26 +1,36 @@
 // Runs every benchmark in its own process (logs discarded, results read
-// from a file) and prints the figures as JSON lines. `npm run bench`.
+// from a file) and prints the figures as JSON lines. `npm run bench` runs
+// the in-process ones; `npm run bench -- <prefix> [args]` runs those whose
+// script starts with the prefix, passing the args on. The process benchmark
+// takes many minutes, so it runs only when named: `npm run bench -- process`.
 import { spawnSync } from "node:child_process"
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
-const BENCHES: ReadonlyArray<{ readonly script: string; readonly nodeFlags: ReadonlyArray<string> }> = [
+const BENCHES: ReadonlyArray<{
+  readonly script: string
+  readonly nodeFlags: ReadonlyArray<string>
+  /** Left out of `npm run bench` without a name. */
+  readonly onlyWhenNamed?: boolean
+}> = [
   // One core: the watch path is single-threaded JavaScript.
   { script: "watchDecode.ts", nodeFlags: [] },
   { script: "endToEnd.ts", nodeFlags: [] },
   // The heap limit the manifest sets (NODE_OPTIONS), so RSS is what a pod would use.
-  { script: "memory.ts", nodeFlags: ["--expose-gc", "--max-old-space-size=192"] }
+  { script: "memory.ts", nodeFlags: ["--expose-gc", "--max-old-space-size=192"] },
+  // The built dist/main.js as its own process against stand-ins (scripts/bench/process/README.md).
+  { script: "processBench.ts", nodeFlags: [], onlyWhenNamed: true }
 ]
 
-const only = process.argv[2]
+const [only, ...benchArgs] = process.argv.slice(2)
 const dir = mkdtempSync(join(tmpdir(), "dt-bench-"))
 let failed = false
-for (const { nodeFlags, script } of BENCHES) {
-  if (only !== undefined && !script.startsWith(only)) continue
+for (const { nodeFlags, onlyWhenNamed, script } of BENCHES) {
+  if (only === undefined ? onlyWhenNamed === true : !script.startsWith(only)) continue
   const resultFile = join(dir, `${script}.json`)
   const path = new URL(`./${script}`, import.meta.url).pathname
-  const run = spawnSync(process.execPath, [...nodeFlags, path], {
+  const run = spawnSync(process.execPath, [...nodeFlags, path, ...benchArgs], {
     env: { ...process.env, BENCH_RESULT: resultFile },
     stdio: ["ignore", "ignore", "inherit"]
   })
