@@ -1,4 +1,4 @@
-import { Cause, Duration, Effect, Either } from "effect"
+import { Cause, Duration, Effect } from "effect"
 import { Config } from "../config/Config.ts"
 import { jobEnvelopeProblem, MAX_DEPLOYMENTS_PER_JOB, parseJobError } from "../github/ClusterJob.ts"
 import { ClusterJobClient } from "../github/ClusterJobClient.ts"
@@ -143,43 +143,49 @@ export class BulkSync extends Effect.Service<BulkSync>()("deployment-tracker/Bul
           unknownDigests: extra.unknown ?? []
         })
 
-        const created = yield* Effect.either(client.createJob({
+        const ended = (run: JobRun) => ({ _tag: "Ended", run } as const)
+        const jobFailed = (reason: string) =>
+          Effect.logError("Creating the cluster job failed").pipe(
+            Effect.annotateLogs({ error: reason }),
+            Effect.as(ended(report("error", reason)))
+          )
+
+        // What ends a job early is recovered by tag into the job's report.
+        const created = yield* client.createJob({
           logical_environment: environment.logical,
           physical_environment: environment.physical,
           deployments: items.map((item) => item.deployment)
-        }))
-        if (Either.isLeft(created)) {
-          const error = created.left
-          switch (error._tag) {
-            case "JobConflict":
-              yield* Effect.logWarning(
-                "A cluster job is already in progress; start-up sync skipped, submitted records treated as posted"
-              ).pipe(Effect.annotateLogs({ reason: error.message }))
-              return report("conflict", "a job is already in progress for this cluster", { seen: submitted })
-            case "JobsUnavailable":
-              yield* Effect.logInfo("Cluster jobs endpoint not available; start-up sync skipped").pipe(
-                Effect.annotateLogs({ reason: error.message })
-              )
-              return report("unavailable", "the jobs endpoint answered 404")
-            case "ClientError":
-              yield* Effect.logError("Creating the cluster job was refused").pipe(
-                Effect.annotateLogs({ http_status: error.status, error: error.message })
-              )
-              return report("error", `HTTP ${error.status}: ${error.message}`)
-            case "UnexpectedResponse":
-              yield* Effect.logError("Unexpected answer to the cluster job request").pipe(
-                Effect.annotateLogs({ http_status: error.status, error: error.reason, body: error.body })
-              )
-              return report("error", error.reason)
-            case "HardFailure":
-            case "InvalidJobRequest":
-              yield* Effect.logError("Creating the cluster job failed").pipe(Effect.annotateLogs({ error: error.reason }))
-              return report("error", error.reason)
-          }
-        }
+        }).pipe(
+          Effect.map((accepted) => ({ _tag: "Accepted", accepted } as const)),
+          Effect.catchTags({
+            JobConflict: (error) =>
+              Effect.logWarning("A cluster job is already in progress; start-up sync skipped, submitted records treated as posted").pipe(
+                Effect.annotateLogs({ reason: error.message }),
+                Effect.as(ended(report("conflict", "a job is already in progress for this cluster", { seen: submitted })))
+              ),
+            JobsUnavailable: (error) =>
+              Effect.logInfo("Cluster jobs endpoint not available; start-up sync skipped").pipe(
+                Effect.annotateLogs({ reason: error.message }),
+                Effect.as(ended(report("unavailable", "the jobs endpoint answered 404")))
+              ),
+            ClientError: (error) =>
+              Effect.logError("Creating the cluster job was refused").pipe(
+                Effect.annotateLogs({ http_status: error.status, error: error.message }),
+                Effect.as(ended(report("error", `HTTP ${error.status}: ${error.message}`)))
+              ),
+            UnexpectedResponse: (error) =>
+              Effect.logError("Unexpected answer to the cluster job request").pipe(
+                Effect.annotateLogs({ http_status: error.status, error: error.reason, body: error.body }),
+                Effect.as(ended(report("error", error.reason)))
+              ),
+            HardFailure: (error) => jobFailed(error.reason),
+            InvalidJobRequest: (error) => jobFailed(error.reason)
+          })
+        )
+        if (created._tag === "Ended") return created.run
 
-        const jobId = created.right.job_id
-        const atSubmit = attributeJobErrors(submitted, (created.right.errors ?? []).map(parseJobError))
+        const jobId = created.accepted.job_id
+        const atSubmit = attributeJobErrors(submitted, (created.accepted.errors ?? []).map(parseJobError))
         yield* logJobErrors(jobId, "submission", atSubmit.attributed)
         yield* Effect.logInfo("Cluster job submitted").pipe(Effect.annotateLogs({
           job_id: jobId,
@@ -188,29 +194,25 @@ export class BulkSync extends Effect.Service<BulkSync>()("deployment-tracker/Bul
         }))
         const rejectedAtSubmit = submitted.length - atSubmit.clean.length
 
-        const finished = yield* Effect.either(client.awaitJob(jobId))
-        if (Either.isLeft(finished)) {
-          const error = finished.left
-          const reason = error._tag === "JobWaitTimeout"
-            ? `job ${jobId} still ${error.lastState} after ${Duration.format(error.waited)}`
-            : error._tag === "ClientError"
-            ? `reading job ${jobId} failed: HTTP ${error.status}: ${error.message}`
-            : error._tag === "UnexpectedResponse"
-            ? `reading job ${jobId}: ${error.reason}`
-            : `reading job ${jobId} failed: ${error.reason}`
-          // Not knowing whether it will complete, its records are not marked seen:
-          // re-posting them costs requests, assuming them posted could lose them.
-          yield* Effect.logError("Waiting for the cluster job failed; its records go through the per-record path").pipe(
-            Effect.annotateLogs({
-              job_id: jobId,
-              error: reason,
-              ...(error._tag === "UnexpectedResponse" ? { body: error.body } : {})
-            })
+        // Not knowing whether it will complete, its records are not marked seen:
+        // re-posting them costs requests, assuming them posted could lose them.
+        const waitFailed = (reason: string, body?: string) =>
+          Effect.logError("Waiting for the cluster job failed; its records go through the per-record path").pipe(
+            Effect.annotateLogs({ job_id: jobId, error: reason, ...(body === undefined ? {} : { body }) }),
+            Effect.as(ended(report("error", reason, { jobId, rejected: rejectedAtSubmit, unknown: atSubmit.unknownDigests })))
           )
-          return report("error", reason, { jobId, rejected: rejectedAtSubmit, unknown: atSubmit.unknownDigests })
-        }
+        const finished = yield* client.awaitJob(jobId).pipe(
+          Effect.map((status) => ({ _tag: "Finished", status } as const)),
+          Effect.catchTags({
+            JobWaitTimeout: (error) => waitFailed(`job ${jobId} still ${error.lastState} after ${Duration.format(error.waited)}`),
+            ClientError: (error) => waitFailed(`reading job ${jobId} failed: HTTP ${error.status}: ${error.message}`),
+            UnexpectedResponse: (error) => waitFailed(`reading job ${jobId}: ${error.reason}`, error.body),
+            HardFailure: (error) => waitFailed(`reading job ${jobId} failed: ${error.reason}`)
+          })
+        )
+        if (finished._tag === "Ended") return finished.run
 
-        const status = finished.right
+        const { status } = finished
         const atEnd = attributeJobErrors(atSubmit.clean, (status.errors ?? []).map(parseJobError))
         yield* logJobErrors(jobId, status.status, atEnd.attributed)
         const unknown = [...new Set([...atSubmit.unknownDigests, ...atEnd.unknownDigests])].sort()

@@ -134,14 +134,18 @@ export const makeElectorWithLock = (lock: LeaseLock, options: ElectorOptions): E
       }
 
       // 2. Read the lease; create it when there is none.
-      const read = yield* lock.get.pipe(Effect.either)
-      if (read._tag === "Left") return yield* logFailure("Cannot read the lease")(read.left)
-      if (Option.isNone(read.right)) {
+      const read = yield* lock.get.pipe(
+        Effect.map((lease) => ({ _tag: "Read", lease } as const)),
+        Effect.catchTag("VersionedObjectError", (e) =>
+          logFailure("Cannot read the lease")(e).pipe(Effect.as({ _tag: "Unreadable" } as const)))
+      )
+      if (read._tag === "Unreadable") return false
+      if (Option.isNone(read.lease)) {
         const created = yield* lock.create(mine).pipe(Effect.as(true), Effect.catchAll(logFailure("Cannot create the lease")))
         if (created) yield* observe(mine, now)
         return created
       }
-      const current = read.right.value
+      const current = read.lease.value
 
       // 3. A record we have not seen before restarts our observation: its
       //    holder gets a full lease duration from *now*, whatever its

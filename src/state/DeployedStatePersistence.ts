@@ -98,19 +98,22 @@ export class DeployedStatePersistence extends Effect.Service<DeployedStatePersis
         const written = yield* store.writeKey(key, (current) => {
           encoded = encodeState(stateScope, deployed, budgetFor(key, current))
           return encoded.text
-        }).pipe(Effect.either)
-        if (Either.isLeft(written)) {
-          const error = written.left
-          if (isForbidden(error)) {
-            metrics.stateOperation("save", "forbidden")
-            active = undefined
-            return yield* forbiddenWarning(error)
-          }
-          metrics.stateOperation("save", "failed")
-          return yield* Effect.logWarning("Could not write the state ConfigMap; will try again").pipe(
-            Effect.annotateLogs({ operation: error.operation, status: error.status, error: error.message })
-          )
-        }
+        }).pipe(
+          Effect.as(true),
+          Effect.catchTag("VersionedObjectError", (error) => {
+            if (isForbidden(error)) {
+              metrics.stateOperation("save", "forbidden")
+              active = undefined
+              return forbiddenWarning(error).pipe(Effect.as(false))
+            }
+            metrics.stateOperation("save", "failed")
+            return Effect.logWarning("Could not write the state ConfigMap; will try again").pipe(
+              Effect.annotateLogs({ operation: error.operation, status: error.status, error: error.message }),
+              Effect.as(false)
+            )
+          })
+        )
+        if (!written) return
         metrics.stateOperation("save", "ok")
         metrics.stateNamesDropped.set(encoded.dropped)
         savedRevision = revision
@@ -184,20 +187,23 @@ export class DeployedStatePersistence extends Effect.Service<DeployedStatePersis
             return
           }
           const store = configMap.value
-          const loaded = yield* load(store).pipe(Effect.either)
-          if (Either.isLeft(loaded)) {
-            const error = loaded.left
-            if (isForbidden(error)) {
-              metrics.stateOperation("load", "forbidden")
-              return yield* forbiddenWarning(error)
-            }
-            metrics.stateOperation("load", "failed")
-            // Writing now would replace a state that could not be read with a partial one.
-            return yield* Effect.logError("Could not read the state ConfigMap; running without persistence until the next start").pipe(
-              Effect.annotateLogs({ status: error.status, error: error.message })
-            )
-          }
-          const names = loaded.right
+          const loaded = yield* load(store).pipe(
+            Effect.map(Option.some),
+            Effect.catchTag("VersionedObjectError", (error) => {
+              if (isForbidden(error)) {
+                metrics.stateOperation("load", "forbidden")
+                return forbiddenWarning(error).pipe(Effect.as(Option.none<ReadonlyArray<RememberedName>>()))
+              }
+              metrics.stateOperation("load", "failed")
+              // Writing now would replace a state that could not be read with a partial one.
+              return Effect.logError("Could not read the state ConfigMap; running without persistence until the next start").pipe(
+                Effect.annotateLogs({ status: error.status, error: error.message }),
+                Effect.as(Option.none<ReadonlyArray<RememberedName>>())
+              )
+            })
+          )
+          if (Option.isNone(loaded)) return
+          const names = loaded.value
           for (const name of names) {
             if (ledger.get(recordIdentity(name.record)) === undefined) ledger.put(ledgerEntry(name))
           }
