@@ -21,6 +21,7 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
     const counter = (name: string, help: string) => new Prom.Counter({ name, help, registers })
     const labelledCounter = <L extends string>(name: string, help: string, label: L) =>
       new Prom.Counter<L>({ name, help, labelNames: [label], registers })
+    const gauge = (name: string, help: string) => new Prom.Gauge({ name, help, registers })
 
     const eventsProcessedOk = labelledCounter(
       "deptracker_events_processed_ok",
@@ -89,11 +90,10 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
       labelNames: ["operation", "outcome"] as const,
       registers
     })
-    const stateNamesDropped = new Prom.Gauge({
-      name: "deployment_tracker_state_names_dropped",
-      help: "Deployed names left out of the last write of the state ConfigMap because they did not fit in its 1 MiB (the oldest)",
-      registers
-    })
+    const stateNamesDropped = gauge(
+      "deployment_tracker_state_names_dropped",
+      "Deployed names left out of the last write of the state ConfigMap because they did not fit in its 1 MiB (the oldest)"
+    )
     const metadataReads = new Prom.Counter({
       name: "deployment_tracker_metadata_reads_total",
       help:
@@ -101,52 +101,44 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
       labelNames: ["kind", "result"] as const,
       registers
     })
-    const ready = new Prom.Gauge({
-      name: "deployment_tracker_ready",
-      help: "1 when /readyz answers ready (caches synced and start-up sync done, or a leader-election standby), else 0",
-      registers
-    })
-    const live = new Prom.Gauge({
-      name: "deployment_tracker_live",
-      help: "1 when /healthz answers live (every watch and worker makes progress), else 0",
-      registers
-    })
+    const ready = gauge(
+      "deployment_tracker_ready",
+      "1 when /readyz answers ready (caches synced and start-up sync done, or a leader-election standby), else 0"
+    )
+    const live = gauge(
+      "deployment_tracker_live",
+      "1 when /healthz answers live (every watch and worker makes progress), else 0"
+    )
     const watchSilence = new Prom.Gauge({
       name: "deployment_tracker_watch_silence_seconds",
       help: "Seconds a watch has waited on the API server without a list page, event or bookmark (0 while its events are being handled)",
       labelNames: ["watch"] as const,
       registers
     })
-    const rateLimitWait = new Prom.Gauge({
-      name: "deployment_tracker_rate_limit_wait_seconds",
-      help: "Seconds until GitHub's rate limit lets requests go again (0 when not limited)",
-      registers
-    })
-    const workQueueDepth = new Prom.Gauge({
-      name: "deployment_tracker_workqueue_depth",
-      help: "Keys waiting in or being processed from the work queue",
-      registers
-    })
-    const cachedPods = new Prom.Gauge({
-      name: "deployment_tracker_cached_pods",
-      help: "Pods held in the slim pod cache",
-      registers
-    })
-    const trackedWorkloads = new Prom.Gauge({
-      name: "deployment_tracker_workloads",
-      help: "Workload keys (namespace and workload name) with at least one pod",
-      registers
-    })
-    const reportedNames = new Prom.Gauge({
-      name: "deployment_tracker_deployment_names_reported",
-      help: "Deployment names GitHub was last told are deployed (the ledger)",
-      registers
-    })
-    const cachedWorkloads = new Prom.Gauge({
-      name: "deployment_tracker_cached_workloads",
-      help: "Workloads (Deployments, DaemonSets, StatefulSets, Jobs, CronJobs) held in the metadata caches",
-      registers
-    })
+    const rateLimitWait = gauge(
+      "deployment_tracker_rate_limit_wait_seconds",
+      "Seconds until GitHub's rate limit lets requests go again (0 when not limited)"
+    )
+    const workQueueDepth = gauge(
+      "deployment_tracker_workqueue_depth",
+      "Keys waiting in or being processed from the work queue"
+    )
+    const cachedPods = gauge(
+      "deployment_tracker_cached_pods",
+      "Pods held in the slim pod cache"
+    )
+    const trackedWorkloads = gauge(
+      "deployment_tracker_workloads",
+      "Workload keys (namespace and workload name) with at least one pod"
+    )
+    const reportedNames = gauge(
+      "deployment_tracker_deployment_names_reported",
+      "Deployment names GitHub was last told are deployed (the ledger)"
+    )
+    const cachedWorkloads = gauge(
+      "deployment_tracker_cached_workloads",
+      "Workloads (Deployments, DaemonSets, StatefulSets, Jobs, CronJobs) held in the metadata caches"
+    )
 
     const kubeEventWrites = labelledCounter(
       "deployment_tracker_kube_events_total",
