@@ -1,4 +1,4 @@
-import { Cause, Clock, Data, Deferred, Duration, Effect, FiberSet, Layer, Schedule, Stream } from "effect"
+import { Cause, Chunk, Clock, Data, Deferred, Duration, Effect, FiberSet, Layer, Schedule, Stream } from "effect"
 import { BulkSync } from "../bulk/BulkSync.ts"
 import { Config } from "../config/Config.ts"
 import { RateLimitGate } from "../github/RateLimitGate.ts"
@@ -7,7 +7,7 @@ import type { ObjectMeta } from "../kube/ObjectMeta.ts"
 import { controllingOwner } from "../kube/ownerReferences.ts"
 import { PodWatch } from "../kube/PodWatch.ts"
 import type { Delta } from "../kube/Reflector.ts"
-import { podKey, type SlimPod } from "../kube/SlimPod.ts"
+import { podKey, type SlimOwnerReference, type SlimPod } from "../kube/SlimPod.ts"
 import { NamespaceWatch } from "../kube/NamespaceWatch.ts"
 import { WorkloadWatches } from "../kube/WorkloadWatches.ts"
 import { DeploymentLedger } from "../ledger/DeploymentLedger.ts"
@@ -17,7 +17,7 @@ import { Metrics } from "../observability/Metrics.ts"
 import { Readiness } from "../observability/Readiness.ts"
 import { DeployedStatePersistence } from "../state/DeployedStatePersistence.ts"
 import { type Attribution, workloadKey } from "../workload/Attribution.ts"
-import { makePodAttributor } from "../workload/PodAttributor.ts"
+import { makePodAttributor, NEEDS_READ } from "../workload/PodAttributor.ts"
 import type { DesiredRecord } from "./planChanges.ts"
 import { Reconciler } from "./Reconciler.ts"
 import { RecordSender } from "./RecordSender.ts"
@@ -46,7 +46,7 @@ export const WORK_QUEUE_CAPACITY = 10_000
  */
 export const RECHECK_INTERVAL = Duration.minutes(10)
 
-/** Owner reads in flight at once while pods are attributed (each is cached and within -kube-api-qps). */
+/** Owner reads in flight at once for one chunk of pod events (each is cached and within -kube-api-qps). */
 export const ATTRIBUTION_CONCURRENCY = 8
 
 /**
@@ -65,6 +65,10 @@ interface PendingWork {
   readonly counts: TriggerCounts
   trace: EventTrace | undefined
 }
+
+/** An update that changes the pod's identity, owner or anything the desired state reads. */
+const isRelevantUpsert = (previous: SlimPod | undefined, current: SlimPod): boolean =>
+  previous === undefined || previous.uid !== current.uid || podTrigger(previous, current) !== undefined
 
 /** A pod delta with the attribution its owner gives (undefined: none needed, or not a reported owner). */
 interface AttributedDelta {
@@ -124,25 +128,53 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
 
   const ownerUid = (pod: SlimPod) => controllingOwner(pod.ownerReferences)?.uid ?? ""
 
-  /** Stage one, concurrent: the attribution a pod's current owner gives, read if need be. */
-  const attribute = (delta: Delta<SlimPod>): Effect.Effect<AttributedDelta> => {
-    if (delta._tag !== "Upsert") return Effect.succeed({ delta, attribution: undefined })
-    const pod = delta.current
-    const owner = controllingOwner(pod.ownerReferences)
-    if (owner === undefined) return Effect.succeed({ delta, attribution: undefined })
-    const known = index.ofOwner(owner.uid)
-    if (known !== undefined) return Effect.succeed({ delta, attribution: known })
-    return attributor.attribute(pod, owner).pipe(
+  /** The attribution a pod's current owner gives, read from the API (a ReplicaSet, a custom owner). */
+  const readAttribution = (pod: SlimPod, owner: SlimOwnerReference): Effect.Effect<Attribution | undefined> =>
+    attributor.attribute(pod, owner).pipe(
       Effect.tapError((e: KubeApiError) =>
         Effect.logWarning("Could not read the owner of a pod; retrying").pipe(
           Effect.annotateLogs({ namespace: pod.namespace, pod: pod.name, owner: `${owner.kind}/${owner.name}`, error: e.message })
         )
       ),
       Effect.retry(attributionRetry),
-      Effect.orElseSucceed(() => attributor.attributeFromNames(pod, owner)),
-      Effect.map((attribution) => ({ delta, attribution }))
+      Effect.orElseSucceed(() => attributor.attributeFromNames(pod, owner))
     )
-  }
+
+  /**
+   * A chunk of pod deltas: attributions from the caches where they tell
+   * (nearly always: no effect per delta), the few that need a read made
+   * concurrently, then the deltas applied in order.
+   */
+  const applyPodChunk = (chunk: Chunk.Chunk<Delta<SlimPod>>): Effect.Effect<void> =>
+    Effect.gen(function*() {
+      const deltas = Chunk.toReadonlyArray(chunk)
+      const attributions = new Array<Attribution | undefined>(deltas.length)
+      const reads: Array<number> = []
+      const relevant = new Array<boolean>(deltas.length)
+      for (let i = 0; i < deltas.length; i++) {
+        const delta = deltas[i]!
+        // Most events of a running cluster change nothing the desired state
+        // reads (status conditions, resourceVersions): nothing to do at all.
+        relevant[i] = delta._tag !== "Upsert" || isRelevantUpsert(delta.previous, delta.current)
+        if (delta._tag !== "Upsert" || !relevant[i]) continue
+        const owner = controllingOwner(delta.current.ownerReferences)
+        if (owner === undefined) continue
+        const known = index.ofOwner(owner.uid) ?? attributor.attributeFromCaches(delta.current, owner)
+        if (known === NEEDS_READ) reads.push(i)
+        else attributions[i] = known
+      }
+      if (reads.length > 0) {
+        yield* Effect.forEach(reads, (i) => {
+          const pod = (deltas[i] as Extract<Delta<SlimPod>, { _tag: "Upsert" }>).current
+          return readAttribution(pod, controllingOwner(pod.ownerReferences)!).pipe(
+            Effect.map((attribution) => void (attributions[i] = attribution))
+          )
+        }, { concurrency: ATTRIBUTION_CONCURRENCY, discard: true })
+      }
+      for (let i = 0; i < deltas.length; i++) {
+        if (relevant[i]) yield* applyPodDelta({ delta: deltas[i]!, attribution: attributions[i] })
+      }
+    })
 
   /** Stage two, in order: the index follows the pods, and the keys they touch are queued. */
   const applyPodDelta = ({ attribution, delta }: AttributedDelta): Effect.Effect<void> =>
@@ -377,10 +409,7 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   )
   yield* FiberSet.run(
     watchFibers,
-    pods.deltas.pipe(
-      Stream.mapEffect(attribute, { concurrency: ATTRIBUTION_CONCURRENCY }),
-      Stream.runForEach(applyPodDelta)
-    )
+    pods.deltas.pipe(Stream.runForEachChunk(applyPodChunk))
   )
   yield* pods.synced.pipe(Effect.timeoutFail({ duration: yield* untilDeadline, onTimeout: () => syncTimeout }))
   // Reads of owners may still be going on for the last pods of the list.

@@ -44,21 +44,22 @@ export const makeNamespaceWatch = Effect.gen(function*() {
     ...(labelSelector === undefined ? {} : { labelSelector })
   }
   // One small list first: whether this service account may list Namespaces.
+  // A refusal (403, or any other 4xx: nothing a retry would change) turns the
+  // feature off; a transient failure is the reflector's to retry.
   const allowed = yield* api.getJson(path, query, { as: "metadata" }).pipe(
     Effect.as(true),
-    Effect.catchIf((e) => e.status === 403, () => Effect.succeed(false)),
-    // Anything else (the API server briefly away) is the reflector's to retry.
+    Effect.catchIf((e) => e.status >= 400 && e.status < 500 && e.status !== 429, () => Effect.succeed(false)),
     Effect.orElseSucceed(() => true)
   )
   if (!allowed) {
     if (labelSelector !== undefined) {
       return yield* new NamespacesForbidden({
         setting: "-namespace-selector",
-        message: "this service account may not list and watch namespaces (add get, list, watch on namespaces to its ClusterRole)"
+        message: "Namespaces cannot be listed by this service account (add get, list, watch on namespaces to its ClusterRole)"
       })
     }
     yield* Effect.logWarning(
-      "Namespaces cannot be listed (RBAC): every namespace is reported under the tracker's own environments; the deployment-tracker/* namespace annotations are not read"
+      "Namespaces cannot be listed (RBAC): every namespace is reported under the tracker's own environments; the deployment-tracker/* Namespace annotations are not read"
     )
     return {
       mode: "off",

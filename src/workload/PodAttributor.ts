@@ -188,5 +188,38 @@ export const makePodAttributor = Effect.gen(function*() {
     }
   }
 
-  return { attribute, attributeFromNames } as const
+  /**
+   * The attribution when the caches alone give it (no read, no effect):
+   * the common case, so the pod watch's hot path allocates nothing more.
+   * `NEEDS_READ` when only `attribute` can tell.
+   */
+  const attributeFromCaches = (pod: SlimPod, owner: SlimOwnerReference): Attribution | undefined | typeof NEEDS_READ => {
+    switch (owner.kind) {
+      case "ReplicaSet": {
+        const name = deploymentOfReplicaSet(owner.name, pod.templateHash)
+        const deployment = name === undefined ? undefined : watches.lookup("Deployment", pod.namespace, name)
+        return deployment === undefined ? NEEDS_READ : makeAttribution(deployment.name, watchedAnchor(deployment, "apps/v1"), [])
+      }
+      case "Job": {
+        const job = cached("Job", pod.namespace, owner.name, owner.uid)
+        if (job === undefined) return NEEDS_READ
+        const cronJob = job.controller
+        return cronJob !== undefined && cronJob.kind === "CronJob"
+          ? makeAttribution(cronJob.name, anchorOf(cronJob, pod.namespace), [job.annotations])
+          : makeAttribution(owner.name, anchorOf(owner, pod.namespace), [])
+      }
+      case "DaemonSet":
+      case "StatefulSet":
+        return watchedKind(owner.kind, owner.apiVersion) !== undefined
+          ? makeAttribution(owner.name, anchorOf(owner, pod.namespace), [])
+          : NEEDS_READ
+      default:
+        return undefined
+    }
+  }
+
+  return { attribute, attributeFromCaches, attributeFromNames } as const
 })
+
+/** `attributeFromCaches` cannot tell without reading an owner. */
+export const NEEDS_READ: unique symbol = Symbol("needs a read")

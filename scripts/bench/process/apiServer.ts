@@ -180,8 +180,30 @@ const workloadCollection = (
   metadataForm: true
 })
 
+/** Namespaces `team-0..` (cluster-scoped; a real API server has every pod's Namespace). */
+const namespaceNames = Array.from({ length: Number(args.namespaces) }, (_, i) => `team-${i}`)
+const namespaceCollection: Collection = {
+  plural: "namespaces",
+  listKind: "NamespaceList",
+  kind: "Namespace",
+  apiVersion: "v1",
+  size: namespaceNames.length,
+  namespaceOf: (i) => namespaceNames[i]!,
+  render: (i, _rv, form) => {
+    const name = namespaceNames[i]!
+    const metadata = { name, uid: `ns-uid-${i}`, resourceVersion: "1", labels: { "kubernetes.io/metadata.name": name } }
+    return JSON.stringify(
+      form === "metadata"
+        ? { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata }
+        : { kind: "Namespace", apiVersion: "v1", metadata, spec: { finalizers: ["kubernetes"] }, status: { phase: "Active" } }
+    )
+  },
+  metadataForm: true
+}
+
 const COLLECTIONS = new Map<string, Collection>([
   ["/api/v1/pods", podCollection],
+  ["/api/v1/namespaces", namespaceCollection],
   ["/apis/apps/v1/deployments", workloadCollection("apps/v1", "deployments", "Deployment", catalog.deployments, deploymentObject)],
   ["/apis/apps/v1/replicasets", workloadCollection("apps/v1", "replicasets", "ReplicaSet", catalog.deployments, replicaSetObject)],
   ["/apis/apps/v1/daemonsets", workloadCollection("apps/v1", "daemonsets", "DaemonSet", [], deploymentObject)],

@@ -79,8 +79,10 @@ export class TrackerProcess {
     }
     const implementation = options.implementation
     if (implementation.kind === "node" && implementation.nodeOptions !== undefined) env["NODE_OPTIONS"] = implementation.nodeOptions
+    // BENCH_TRACKER_NODE_FLAGS (e.g. --cpu-prof): for finding causes, never for the figures.
+    const profiling = (process.env["BENCH_TRACKER_NODE_FLAGS"] ?? "").split(" ").filter((flag) => flag !== "")
     const [file, ...args] = implementation.kind === "node"
-      ? [process.execPath, MAIN_JS, `-metrics-port=${options.metricsPort}`]
+      ? [process.execPath, ...profiling, MAIN_JS, `-metrics-port=${options.metricsPort}`]
       : [implementation.binary, `-metrics-port=${options.metricsPort}`]
     const log = openSync(options.logFile, "w")
     this.logFile = options.logFile
