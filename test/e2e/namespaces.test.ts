@@ -41,8 +41,10 @@ describe("namespace scope", () => {
     const outside = await s.namespace("outside")
     const tracker = await s.startTracker({ args: ["-namespace", inside] })
 
-    // Every list (pods and the workload kinds) is scoped to the namespace.
+    // Every list (pods and the workload kinds) is scoped to the namespace;
+    // Namespaces, cluster-scoped, are listed with a field selector naming it.
     expect(tracker.logsWith("Listed objects").map((l) => l.annotations["path"]).sort()).toEqual([
+      "/api/v1/namespaces",
       `/api/v1/namespaces/${inside}/pods`,
       `/apis/apps/v1/namespaces/${inside}/daemonsets`,
       `/apis/apps/v1/namespaces/${inside}/deployments`,
