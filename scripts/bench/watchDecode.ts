@@ -43,10 +43,7 @@ const fakeApi = Layer.succeed(KubeApi, {
 const program = Effect.gen(function*() {
   const reflector = yield* makeReflector<SlimPod>({
     path: "/api/v1/pods",
-    project: (raw) => {
-      const r = projectPod(raw)
-      return r.ok ? { ok: true, value: r.pod } : r
-    },
+    project: projectPod,
     keyOf: podKey,
     resourceVersionOf: (p) => p.resourceVersion
   })

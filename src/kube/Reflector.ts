@@ -1,23 +1,9 @@
 import { Chunk, Clock, Deferred, Duration, Effect, Random, Schedule, type Scope, Stream } from "effect"
 import type { WatchProgress } from "../observability/Liveness.ts"
+import type { Delta, Projection } from "./Delta.ts"
 import { KubeApi, KubeApiError, type Query, type ReadOptions, type Representation } from "./KubeApi.ts"
 
-/**
- * What a reflector tells its consumer, in the order things happened.
- * `Synced` follows every complete (re)list: from then on the store mirrors
- * the server as of that list.
- */
-export type Delta<T> =
-  | { readonly _tag: "Upsert"; readonly previous: T | undefined; readonly current: T }
-  | {
-    readonly _tag: "Delete"
-    readonly last: T
-    /** The delete was inferred from a relist: `last` may be stale. */
-    readonly finalStateUnknown: boolean
-  }
-  | { readonly _tag: "Synced" }
-
-export type Projection<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string }
+export type { Delta, Projection } from "./Delta.ts"
 
 export interface ReflectorOptions<T> {
   /** Collection path, e.g. `/api/v1/pods` or `/api/v1/namespaces/x/pods`. */

@@ -13,10 +13,7 @@ const podReflector = (invalid: Array<string> = [], fieldSelector?: string) =>
   makeReflector<SlimPod>({
     path: "/api/v1/pods",
     fieldSelector,
-    project: (raw) => {
-      const r = projectPod(raw)
-      return r.ok ? { ok: true, value: r.pod } : r
-    },
+    project: projectPod,
     keyOf: podKey,
     resourceVersionOf: (p) => p.resourceVersion,
     onInvalid: (reason) => Effect.sync(() => void invalid.push(reason))
