@@ -33,11 +33,15 @@ const fakeApi = Layer.succeed(KubeApi, {
   server: "bench",
   send: () => Effect.fail(new KubeApiError({ status: 405, reason: "MethodNotAllowed", message: "writes are not scripted" })),
   getJson: () => Effect.succeed({ kind: "PodList", metadata: { resourceVersion: "1" }, items: [] }),
-  stream: () =>
-    Stream.fromAsyncIterable(
-      createReadStream(RECORDING, { highWaterMark: 64 * 1024 }),
-      (cause) => new KubeApiError({ status: 0, reason: "Transport", message: String(cause) })
-    ).pipe(Stream.map((chunk) => chunk as Uint8Array))
+  // A server without streaming lists (422): the reflector lists (empty) and
+  // then reads the recording as its watch.
+  stream: (_path, query) =>
+    query["sendInitialEvents"] === "true"
+      ? Stream.fail(new KubeApiError({ status: 422, reason: "Invalid", message: "sendInitialEvents is forbidden" }))
+      : Stream.fromAsyncIterable(
+        createReadStream(RECORDING, { highWaterMark: 64 * 1024 }),
+        (cause) => new KubeApiError({ status: 0, reason: "Transport", message: String(cause) })
+      ).pipe(Stream.map((chunk) => chunk as Uint8Array))
 })
 
 const program = Effect.gen(function*() {

@@ -1,0 +1,273 @@
+import { Chunk, Clock, type Context, Duration, Effect, Option, Random, Stream } from "effect"
+import type { Delta, Projection } from "./Delta.ts"
+import { type KubeApi, KubeApiError, type Query, type ReadOptions } from "./KubeApi.ts"
+import type { ObjectStore } from "./ObjectStore.ts"
+import {
+  endOfError,
+  endOfStatus,
+  endOfUnreadable,
+  isSessionEnd,
+  type ListKind,
+  SessionEnd,
+  type SessionStart,
+  type Stage
+} from "./sessionEnd.ts"
+import { parseWatchLine } from "./watchLine.ts"
+
+/** What a session streams: deltas, then how it ended (always last, exactly once). */
+export type Step<T> = Delta<T> | SessionEnd
+
+/** A complete list went into the store (its deltas may not be consumed yet). */
+export interface Listed {
+  readonly kind: ListKind
+  readonly count: number
+  readonly resourceVersion: string
+}
+
+export interface SessionSettings<T> {
+  readonly api: Context.Tag.Service<KubeApi>
+  readonly path: string
+  readonly selector: Query
+  readonly readOptions: ReadOptions
+  readonly pageSize: number
+  readonly idleTimeout: Duration.Duration
+  readonly project: (raw: unknown) => Projection<T>
+  readonly keyOf: (value: T) => string
+  readonly resourceVersionOf: (value: T) => string
+  readonly store: ObjectStore<T>
+  readonly onInvalid: (reason: string) => Effect.Effect<void>
+  readonly onListed: (listed: Listed) => Effect.Effect<void>
+}
+
+/** What a watch connection has made its own so far. */
+interface WatchState<T> {
+  readonly resourceVersion: string
+  /** Objects and deletions seen (bookmarks are not events). */
+  readonly events: number
+  /**
+   * A streaming list's snapshot, filled until its end bookmark: slim
+   * objects only, like a paginated list's pages.
+   */
+  readonly snapshot: Map<string, T> | undefined
+}
+
+/** The body stream ended: by the server (`Eof`) or by a failed read (`Broken`). */
+type BodyEnd = { readonly _tag: "Eof"; readonly at: number } | { readonly _tag: "Broken"; readonly error: KubeApiError }
+type BodyPart = Chunk.Chunk<string> | BodyEnd
+
+interface ChunkRead<T> {
+  readonly state: WatchState<T>
+  readonly steps: Array<Step<T>>
+  /** The server sent something: liveness progress. */
+  readonly heard: boolean
+  readonly invalid: ReadonlyArray<string> | undefined
+  readonly listed: Listed | undefined
+}
+
+interface ListPages<T> {
+  readonly listed: Map<string, T>
+  readonly resourceVersion: string
+  readonly pages: number
+}
+
+interface ListBody {
+  readonly items?: unknown
+  readonly metadata?: { readonly resourceVersion?: unknown; readonly continue?: unknown }
+}
+
+const stageOf = (snapshot: WatchState<unknown>["snapshot"]): Stage => snapshot === undefined ? "watching" : "initial-events"
+
+/**
+ * One list/watch session as a stream: the paginated LIST then a WATCH from
+ * its resourceVersion, a streaming list (a WATCH that starts with the
+ * collection's objects and goes on as a watch), or a WATCH resumed from a
+ * resourceVersion. The store is written as deltas are produced; the session
+ * never fails: its end is its last element.
+ */
+export const makeSessions = <T>(settings: SessionSettings<T>) => {
+  const { api, keyOf, path, project, readOptions, resourceVersionOf, selector, store } = settings
+  const pageSize = String(settings.pageSize)
+
+  /** Reads one chunk of watch lines: writes the store (or the snapshot), returns the steps. */
+  const readLines = (state: WatchState<T>, lines: Chunk.Chunk<string>): ChunkRead<T> => {
+    let { events, resourceVersion, snapshot } = state
+    const steps: Array<Step<T>> = []
+    let heard = false
+    let invalid: Array<string> | undefined
+    let listed: Listed | undefined
+    const read = (): ChunkRead<T> => ({ state: { resourceVersion, events, snapshot }, steps, heard, invalid, listed })
+    for (const line of lines) {
+      const parsed = parseWatchLine(line)
+      if (parsed._tag === "Blank") continue
+      // Any event the server sent, bookmarks and unreadable objects
+      // included, shows the connection is alive.
+      heard = true
+      switch (parsed._tag) {
+        case "Change": {
+          const projected = project(parsed.object)
+          if (!projected.ok) {
+            invalid = invalid ?? []
+            invalid.push(projected.reason)
+            break
+          }
+          const value = projected.value
+          events++
+          if (snapshot !== undefined) {
+            // Initial events are not in resourceVersion order: the
+            // resourceVersion waits for the end bookmark.
+            if (parsed.type === "DELETED") snapshot.delete(keyOf(value))
+            else snapshot.set(keyOf(value), value)
+          } else {
+            resourceVersion = resourceVersionOf(value)
+            steps.push(parsed.type === "DELETED" ? store.remove(value) : store.upsert(value))
+          }
+          break
+        }
+        case "Bookmark": {
+          if (snapshot === undefined) {
+            if (parsed.resourceVersion !== "") resourceVersion = parsed.resourceVersion
+          } else if (parsed.initialEventsEnd) {
+            // The snapshot is complete as of this resourceVersion: it
+            // replaces the store as a relist does, and the watch goes on.
+            if (parsed.resourceVersion !== "") resourceVersion = parsed.resourceVersion
+            listed = { kind: "streaming", count: snapshot.size, resourceVersion }
+            for (const delta of store.replace(snapshot)) steps.push(delta)
+            snapshot = undefined
+          }
+          break
+        }
+        case "Status":
+          steps.push(endOfStatus(parsed, { stage: stageOf(snapshot), resourceVersion }))
+          return read()
+        case "Unreadable":
+          steps.push(endOfUnreadable(parsed.reason, { stage: stageOf(snapshot), resourceVersion }))
+          return read()
+        case "Unknown":
+          break
+      }
+    }
+    return read()
+  }
+
+  /** The effects a chunk asks for (progress, invalid objects, a completed list), then its steps. */
+  const settleChunk = (read: ChunkRead<T>, progressed: Effect.Effect<void>) => {
+    const result: readonly [WatchState<T>, Chunk.Chunk<Step<T>>] = [read.state, Chunk.unsafeFromArray(read.steps)]
+    if (read.invalid === undefined && read.listed === undefined) {
+      return read.heard ? Effect.as(progressed, result) : Effect.succeed(result)
+    }
+    const { invalid, listed } = read
+    return Effect.gen(function*() {
+      if (read.heard) yield* progressed
+      if (invalid !== undefined) yield* Effect.forEach(invalid, settings.onInvalid, { discard: true })
+      if (listed !== undefined) yield* settings.onListed(listed)
+      return result
+    })
+  }
+
+  const watch = (resourceVersion: string, initialEvents: boolean, progressed: Effect.Effect<void>): Stream.Stream<Step<T>> =>
+    Stream.unwrap(Effect.gen(function*() {
+      const started = yield* Clock.currentTimeMillis
+      // client-go asks for a random 5-10 minute server timeout so many
+      // watchers do not all reconnect at once.
+      const timeoutSeconds = yield* Random.nextIntBetween(300, 600)
+      const query: Query = {
+        ...selector,
+        watch: "1",
+        resourceVersion: initialEvents && resourceVersion === "" ? undefined : resourceVersion,
+        allowWatchBookmarks: "true",
+        timeoutSeconds: String(timeoutSeconds),
+        ...(initialEvents ? { sendInitialEvents: "true", resourceVersionMatch: "NotOlderThan" } : {})
+      }
+      const body: Stream.Stream<BodyPart> = api.stream(path, query, readOptions).pipe(
+        Stream.timeoutFail(
+          () =>
+            new KubeApiError({
+              status: 0,
+              reason: "IdleTimeout",
+              message: `no data for ${Duration.format(settings.idleTimeout)}`
+            }),
+          settings.idleTimeout
+        ),
+        Stream.decodeText(),
+        Stream.splitLines,
+        Stream.chunks,
+        Stream.catchAll((error) => Stream.succeed<BodyPart>({ _tag: "Broken", error })),
+        Stream.concat(Stream.fromEffect(Effect.map(Clock.currentTimeMillis, (at): BodyPart => ({ _tag: "Eof", at }))))
+      )
+      const initial: WatchState<T> = { resourceVersion, events: 0, snapshot: initialEvents ? new Map() : undefined }
+      return body.pipe(
+        Stream.mapAccumEffect(initial, (state, part) => {
+          if (Chunk.isChunk(part)) return settleChunk(readLines(state, part), progressed)
+          const at = { stage: stageOf(state.snapshot), resourceVersion: state.resourceVersion }
+          const end = part._tag === "Broken"
+            ? endOfError(part.error, at)
+            : SessionEnd.Closed({ ...at, events: state.events, millis: part.at - started })
+          return Effect.succeed([state, Chunk.of<Step<T>>(end)] as const)
+        }),
+        Stream.flattenChunks,
+        // Stop reading at the end: after an ERROR event, or a broken line.
+        Stream.takeUntil(isSessionEnd)
+      )
+    }))
+
+  /** One page: its objects projected (only slim objects are held), its resourceVersion if first. */
+  const readPage = (acc: ListPages<T>, page: unknown) =>
+    Effect.gen(function*() {
+      const body = page as ListBody
+      // An empty PartialObjectMetadataList comes with `"items": null` (a nil Go slice).
+      const items = body.items === null ? [] : body.items
+      if (!Array.isArray(items)) {
+        return yield* new KubeApiError({ status: 200, reason: "BadList", message: "list response has no items array" })
+      }
+      for (const item of items) {
+        const projected = project(item)
+        if (projected.ok) acc.listed.set(keyOf(projected.value), projected.value)
+        else yield* settings.onInvalid(projected.reason)
+      }
+      const resourceVersion = acc.pages === 0 ? String(body.metadata?.resourceVersion ?? "") : acc.resourceVersion
+      return { listed: acc.listed, resourceVersion, pages: acc.pages + 1 }
+    })
+
+  const nextPage = (page: unknown): Option.Option<string> => {
+    const token = (page as ListBody).metadata?.continue
+    return typeof token === "string" && token !== "" ? Option.some(token) : Option.none()
+  }
+
+  /**
+   * A consistent snapshot, page by page. Each page is projected as it
+   * arrives: a list of a large cluster is gigabytes as raw JSON objects.
+   */
+  const listPages = (progressed: Effect.Effect<void>) =>
+    Stream.paginateEffect(undefined as string | undefined, (token) =>
+      api.getJson(path, { ...selector, limit: pageSize, continue: token }, readOptions).pipe(
+        Effect.tap(() => progressed),
+        Effect.map((page) => [page, nextPage(page)] as const)
+      )).pipe(
+        Stream.runFoldEffect({ listed: new Map<string, T>(), resourceVersion: "", pages: 0 }, readPage)
+      )
+
+  const paginated = (resourceVersion: string, progressed: Effect.Effect<void>): Stream.Stream<Step<T>> =>
+    Stream.unwrap(listPages(progressed).pipe(
+      Effect.matchEffect({
+        onFailure: (error) =>
+          Effect.succeed(Stream.succeed<Step<T>>(endOfError(error, { stage: "listing", resourceVersion }))),
+        onSuccess: ({ listed, resourceVersion }) =>
+          Effect.gen(function*() {
+            const count = listed.size
+            const deltas = store.replace(listed)
+            yield* settings.onListed({ kind: "paginated", count, resourceVersion })
+            return Stream.concat(Stream.fromIterable<Step<T>>(deltas), watch(resourceVersion, false, progressed))
+          })
+      })
+    ))
+
+  return {
+    /** One session; `progressed` runs whenever the server sends something. */
+    session: (start: SessionStart, progressed: Effect.Effect<void>): Stream.Stream<Step<T>> => {
+      if (start._tag === "Watch") return watch(start.resourceVersion, false, progressed)
+      return start.kind === "streaming"
+        ? watch(start.resourceVersion, true, progressed)
+        : paginated(start.resourceVersion, progressed)
+    }
+  }
+}
