@@ -116,13 +116,16 @@ export interface Next {
 }
 
 /**
- * A streaming list cut by the network or throttled is asked for again
- * (after a backoff). A connection that stays silent is not the network:
- * a server that serves streaming lists sends its end bookmark right after
- * the initial events, even for an empty collection.
+ * A streaming list cut by the network, throttled or not authorized (yet:
+ * RBAC is cached anew after an API server restart; a paginated list would
+ * need the same rights) is asked for again after a backoff. A connection
+ * that stays silent is not the network: a server that serves streaming
+ * lists sends its end bookmark right after the initial events, even for an
+ * empty collection.
  */
 const retriesStreamingList = (error: KubeApiError): boolean =>
-  (error.status === 0 && error.reason !== "IdleTimeout") || error.status === 429
+  (error.status === 0 && error.reason !== "IdleTimeout") || error.status === 429 || error.status === 401 ||
+  error.status === 403
 
 const errorFields = (error: KubeApiError) => ({ status: error.status, reason: error.reason, error: error.message })
 
@@ -143,7 +146,8 @@ const fallBack = (cursor: Cursor, now: number, fields: Note["fields"]): Next => 
  * started from, `now` when it ended. Mirrors client-go's reflector: a watch
  * closed at its deadline resumes; 410 relists; a failure backs off and
  * relists only when events may have been missed; a streaming list that
- * fails for any reason but the network or throttling falls back to pages.
+ * fails for any reason but the network, throttling or authorization falls
+ * back to pages.
  */
 export const nextStep = (cursor: Cursor, end: SessionEnd, now: number): Next => {
   const listed = end.stage === "watching"

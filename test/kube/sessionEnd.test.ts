@@ -195,6 +195,12 @@ describe("session end -> what happens next", () => {
       { resourceVersion: "", needsList: true, fallBack: true, wait: "none", restart: undefined }
     ],
     [
+      "a streaming list forbidden (403: RBAC, or its cache after an API server restart) is retried after a backoff with the RBAC warning",
+      fresh,
+      SessionEnd.Failed({ ...at("initial-events", ""), error: error(403, "Forbidden"), relist: true }),
+      { resourceVersion: "", needsList: true, fallBack: false, wait: "backoff", restart: "error" }
+    ],
+    [
       "a throttled streaming list (429) is retried after a backoff",
       fresh,
       SessionEnd.Failed({ ...at("initial-events", ""), error: error(429, "TooManyRequests"), relist: false }),
