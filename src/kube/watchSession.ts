@@ -1,4 +1,4 @@
-import { Chunk, Clock, type Context, Duration, Effect, Option, Random, Stream } from "effect"
+import { Cause, Channel, Chunk, Clock, type Context, Duration, Effect, Option, Random, Stream } from "effect"
 import type { Delta, Projection } from "./Delta.ts"
 import { type KubeApi, KubeApiError, type Query, type ReadOptions } from "./KubeApi.ts"
 import type { ObjectStore } from "./ObjectStore.ts"
@@ -6,7 +6,6 @@ import {
   endOfError,
   endOfStatus,
   endOfUnreadable,
-  isSessionEnd,
   type ListKind,
   SessionEnd,
   type SessionStart,
@@ -51,13 +50,11 @@ interface WatchState<T> {
   readonly snapshot: Map<string, T> | undefined
 }
 
-/** The body stream ended: by the server (`Eof`) or by a failed read (`Broken`). */
-type BodyEnd = { readonly _tag: "Eof"; readonly at: number } | { readonly _tag: "Broken"; readonly error: KubeApiError }
-type BodyPart = Chunk.Chunk<string> | BodyEnd
-
 interface ChunkRead<T> {
   readonly state: WatchState<T>
   readonly steps: Array<Step<T>>
+  /** The last step ends the session (an ERROR event, an unreadable line): read no further. */
+  readonly ended: boolean
   /** The server sent something: liveness progress. */
   readonly heard: boolean
   readonly invalid: ReadonlyArray<string> | undefined
@@ -95,7 +92,14 @@ export const makeSessions = <T>(settings: SessionSettings<T>) => {
     let heard = false
     let invalid: Array<string> | undefined
     let listed: Listed | undefined
-    const read = (): ChunkRead<T> => ({ state: { resourceVersion, events, snapshot }, steps, heard, invalid, listed })
+    const read = (ended: boolean): ChunkRead<T> => ({
+      state: { resourceVersion, events, snapshot },
+      steps,
+      ended,
+      heard,
+      invalid,
+      listed
+    })
     for (const line of lines) {
       const parsed = parseWatchLine(line)
       if (parsed._tag === "Blank") continue
@@ -138,30 +142,63 @@ export const makeSessions = <T>(settings: SessionSettings<T>) => {
         }
         case "Status":
           steps.push(endOfStatus(parsed, { stage: stageOf(snapshot), resourceVersion }))
-          return read()
+          return read(true)
         case "Unreadable":
           steps.push(endOfUnreadable(parsed.reason, { stage: stageOf(snapshot), resourceVersion }))
-          return read()
+          return read(true)
         case "Unknown":
           break
       }
     }
-    return read()
+    return read(false)
   }
 
-  /** The effects a chunk asks for (progress, invalid objects, a completed list), then its steps. */
-  const settleChunk = (read: ChunkRead<T>, progressed: Effect.Effect<void>) => {
-    const result: readonly [WatchState<T>, Chunk.Chunk<Step<T>>] = [read.state, Chunk.unsafeFromArray(read.steps)]
+  /** Runs the effects a chunk asks for (progress, invalid objects, a completed list). */
+  const settleChunk = (read: ChunkRead<T>, progressed: Effect.Effect<void>): Effect.Effect<ChunkRead<T>> => {
     if (read.invalid === undefined && read.listed === undefined) {
-      return read.heard ? Effect.as(progressed, result) : Effect.succeed(result)
+      return read.heard ? Effect.as(progressed, read) : Effect.succeed(read)
     }
     const { invalid, listed } = read
     return Effect.gen(function*() {
       if (read.heard) yield* progressed
       if (invalid !== undefined) yield* Effect.forEach(invalid, settings.onInvalid, { discard: true })
       if (listed !== undefined) yield* settings.onListed(listed)
-      return result
+      return read
     })
+  }
+
+  /**
+   * Folds a watch body, chunk of lines by chunk, with the session's state;
+   * how the body ended (closed by the server, or failed) is the last step.
+   * Reads no further once a step ends the session.
+   */
+  const foldBody = (
+    lines: Stream.Stream<string, KubeApiError>,
+    initial: WatchState<T>,
+    progressed: Effect.Effect<void>,
+    started: number
+  ): Stream.Stream<Step<T>> => {
+    const at = (state: WatchState<T>) => ({ stage: stageOf(state.snapshot), resourceVersion: state.resourceVersion })
+    const last = (end: SessionEnd) => Channel.write(Chunk.of<Step<T>>(end))
+    const fold = (state: WatchState<T>): Channel.Channel<Chunk.Chunk<Step<T>>, Chunk.Chunk<string>, never, KubeApiError> =>
+      Channel.readWithCause({
+        onInput: (chunk: Chunk.Chunk<string>) =>
+          Channel.flatMap(Channel.fromEffect(settleChunk(readLines(state, chunk), progressed)), (read) => {
+            const steps = Channel.write(Chunk.unsafeFromArray(read.steps))
+            return read.ended ? steps : Channel.zipRight(steps, fold(read.state))
+          }),
+        onFailure: (cause: Cause.Cause<KubeApiError>) =>
+          Option.match(Cause.failureOption(cause), {
+            onNone: () => Channel.failCause(Cause.stripFailures(cause)),
+            onSome: (error) => last(endOfError(error, at(state)))
+          }),
+        onDone: () =>
+          Channel.flatMap(
+            Channel.fromEffect(Clock.currentTimeMillis),
+            (now) => last(SessionEnd.Closed({ ...at(state), events: state.events, millis: now - started }))
+          )
+      })
+    return Stream.fromChannel(Channel.pipeTo(Stream.toChannel(lines), fold(initial)))
   }
 
   const watch = (resourceVersion: string, initialEvents: boolean, progressed: Effect.Effect<void>): Stream.Stream<Step<T>> =>
@@ -178,7 +215,7 @@ export const makeSessions = <T>(settings: SessionSettings<T>) => {
         timeoutSeconds: String(timeoutSeconds),
         ...(initialEvents ? { sendInitialEvents: "true", resourceVersionMatch: "NotOlderThan" } : {})
       }
-      const body: Stream.Stream<BodyPart> = api.stream(path, query, readOptions).pipe(
+      const lines = api.stream(path, query, readOptions).pipe(
         Stream.timeoutFail(
           () =>
             new KubeApiError({
@@ -189,25 +226,10 @@ export const makeSessions = <T>(settings: SessionSettings<T>) => {
           settings.idleTimeout
         ),
         Stream.decodeText(),
-        Stream.splitLines,
-        Stream.chunks,
-        Stream.catchAll((error) => Stream.succeed<BodyPart>({ _tag: "Broken", error })),
-        Stream.concat(Stream.fromEffect(Effect.map(Clock.currentTimeMillis, (at): BodyPart => ({ _tag: "Eof", at }))))
+        Stream.splitLines
       )
       const initial: WatchState<T> = { resourceVersion, events: 0, snapshot: initialEvents ? new Map() : undefined }
-      return body.pipe(
-        Stream.mapAccumEffect(initial, (state, part) => {
-          if (Chunk.isChunk(part)) return settleChunk(readLines(state, part), progressed)
-          const at = { stage: stageOf(state.snapshot), resourceVersion: state.resourceVersion }
-          const end = part._tag === "Broken"
-            ? endOfError(part.error, at)
-            : SessionEnd.Closed({ ...at, events: state.events, millis: part.at - started })
-          return Effect.succeed([state, Chunk.of<Step<T>>(end)] as const)
-        }),
-        Stream.flattenChunks,
-        // Stop reading at the end: after an ERROR event, or a broken line.
-        Stream.takeUntil(isSessionEnd)
-      )
+      return foldBody(lines, initial, progressed, started)
     }))
 
   /** One page: its objects projected (only slim objects are held), its resourceVersion if first. */
