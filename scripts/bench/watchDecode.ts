@@ -10,6 +10,7 @@ import { projectPod } from "../../src/kube/podProjection.ts"
 import { makeReflector } from "../../src/kube/Reflector.ts"
 import { podKey, type SlimPod } from "../../src/kube/SlimPod.ts"
 import { makePod, watchLine } from "./podFactory.ts"
+import { isStreamingList, streamingListRefused } from "./streamingLists.ts"
 
 const PODS = Number(process.env["BENCH_WATCH_PODS"] ?? 15_000)
 const DATA_DIR = new URL("../../bench-data/", import.meta.url).pathname
@@ -33,11 +34,10 @@ const fakeApi = Layer.succeed(KubeApi, {
   server: "bench",
   send: () => Effect.fail(new KubeApiError({ status: 405, reason: "MethodNotAllowed", message: "writes are not scripted" })),
   getJson: () => Effect.succeed({ kind: "PodList", metadata: { resourceVersion: "1" }, items: [] }),
-  // A server without streaming lists (422): the reflector lists (empty) and
-  // then reads the recording as its watch.
+  // The reflector lists (empty) by pages, then reads the recording as its watch.
   stream: (_path, query) =>
-    query["sendInitialEvents"] === "true"
-      ? Stream.fail(new KubeApiError({ status: 422, reason: "Invalid", message: "sendInitialEvents is forbidden" }))
+    isStreamingList(query)
+      ? streamingListRefused
       : Stream.fromAsyncIterable(
         createReadStream(RECORDING, { highWaterMark: 64 * 1024 }),
         (cause) => new KubeApiError({ status: 0, reason: "Transport", message: String(cause) })
