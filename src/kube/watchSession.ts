@@ -270,17 +270,18 @@ export const makeSessions = <T>(settings: SessionSettings<T>) => {
 
   const paginated = (resourceVersion: string, progressed: Effect.Effect<void>): Stream.Stream<Step<T>> =>
     Stream.unwrap(listPages(progressed).pipe(
-      Effect.matchEffect({
-        onFailure: (error) =>
-          Effect.succeed(Stream.succeed<Step<T>>(endOfError(error, { stage: "listing", resourceVersion }))),
-        onSuccess: ({ listed, resourceVersion }) =>
-          Effect.gen(function*() {
-            const count = listed.size
-            const deltas = store.replace(listed)
-            yield* settings.onListed({ kind: "paginated", count, resourceVersion })
-            return Stream.concat(Stream.fromIterable<Step<T>>(deltas), watch(resourceVersion, false, progressed))
-          })
-      })
+      Effect.flatMap(({ listed, resourceVersion }) =>
+        Effect.gen(function*() {
+          const count = listed.size
+          const deltas = store.replace(listed)
+          yield* settings.onListed({ kind: "paginated", count, resourceVersion })
+          return Stream.concat(Stream.fromIterable<Step<T>>(deltas), watch(resourceVersion, false, progressed))
+        })
+      ),
+      Effect.catchTag(
+        "KubeApiError",
+        (error) => Effect.succeed(Stream.succeed<Step<T>>(endOfError(error, { stage: "listing", resourceVersion })))
+      )
     ))
 
   return {
