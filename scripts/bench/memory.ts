@@ -38,11 +38,24 @@ const initialEventsEnd = watchLine("BOOKMARK", {
   metadata: { resourceVersion: "1", annotations: { "k8s.io/initial-events-end": "true" } }
 })
 
-/** A streaming list of the pods, generated a page at a time as it is read, then a quiet watch. */
+/** A body in socket-sized pieces (a 4 MB chunk would be decoded into one 4 MB string). */
+const SOCKET_CHUNK = 64 * 1024
+
+/**
+ * A streaming list of the pods, generated a page at a time as it is read
+ * (chunk size 1: Stream.range would make every page at once), then a quiet
+ * watch.
+ */
 const streamedPods = (onStart: () => void) =>
-  Stream.range(0, Math.ceil(PODS / PAGE) - 1).pipe(
+  Stream.range(0, Math.ceil(PODS / PAGE) - 1, 1).pipe(
     Stream.tap(() => Effect.sync(onStart)),
-    Stream.map((page) => new TextEncoder().encode(podsFrom(page * PAGE).map((pod) => watchLine("ADDED", pod)).join(""))),
+    Stream.mapConcat((page) => {
+      const bytes = new TextEncoder().encode(podsFrom(page * PAGE).map((pod) => watchLine("ADDED", pod)).join(""))
+      const pieces: Array<Uint8Array> = []
+      for (let at = 0; at < bytes.length; at += SOCKET_CHUNK) pieces.push(bytes.subarray(at, at + SOCKET_CHUNK))
+      return pieces
+    }),
+    Stream.rechunk(1),
     Stream.concat(Stream.make(new TextEncoder().encode(initialEventsEnd))),
     Stream.concat(Stream.never)
   )
