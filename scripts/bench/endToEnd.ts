@@ -10,6 +10,7 @@ import { loggingLayer } from "../../src/observability/Logging.ts"
 import { renderDeploymentName, DEFAULT_TEMPLATE } from "../../src/record/deploymentName.ts"
 import { arrivalCount, arrivalTimes, benchController, getOwnerObject, isWorkloadCollection, percentile, startZeroLatencyServer, waitUntil } from "./benchSupport.ts"
 import { makePod, watchLine } from "./podFactory.ts"
+import { isStreamingList, streamingListRefused } from "./streamingLists.ts"
 
 const PODS = Number(process.env["BENCH_E2E_PODS"] ?? 4000)
 const PACED_RECORDS_PER_SECOND = Number(process.env["BENCH_E2E_PACE"] ?? 1000)
@@ -48,8 +49,8 @@ const run = (offset: number, pods: number, podsPerSecond: number | undefined) =>
         path === "/api/v1/pods"
           ? Effect.succeed({ kind: "PodList", metadata: { resourceVersion: "1" }, items: [] })
           : getOwnerObject(path),
-      stream: (path) =>
-        isWorkloadCollection(path) ? Stream.never : Stream.unfoldEffect(0, (i) =>
+      stream: (path, query) =>
+        isStreamingList(query) ? streamingListRefused : isWorkloadCollection(path) ? Stream.never : Stream.unfoldEffect(0, (i) =>
           i >= pods ? Effect.succeed(Option.none()) : Effect.gen(function*() {
             if (i === 0) started = now()
             if (podsPerSecond !== undefined) {

@@ -11,6 +11,7 @@ import { join } from "node:path"
 const BENCHES: ReadonlyArray<{
   readonly script: string
   readonly nodeFlags: ReadonlyArray<string>
+  readonly env?: Readonly<Record<string, string>>
   /** Left out of `npm run bench` without a name. */
   readonly onlyWhenNamed?: boolean
 }> = [
@@ -19,6 +20,7 @@ const BENCHES: ReadonlyArray<{
   { script: "endToEnd.ts", nodeFlags: [] },
   // The heap limit the manifest sets (NODE_OPTIONS), so RSS is what a pod would use.
   { script: "memory.ts", nodeFlags: ["--expose-gc", "--max-old-space-size=192"] },
+  { script: "memory.ts", nodeFlags: ["--expose-gc", "--max-old-space-size=192"], env: { BENCH_MEMORY_LIST: "streaming" } },
   // The built dist/main.js as its own process against stand-ins (scripts/bench/process/README.md).
   { script: "processBench.ts", nodeFlags: [], onlyWhenNamed: true }
 ]
@@ -26,12 +28,12 @@ const BENCHES: ReadonlyArray<{
 const [only, ...benchArgs] = process.argv.slice(2)
 const dir = mkdtempSync(join(tmpdir(), "dt-bench-"))
 let failed = false
-for (const { nodeFlags, onlyWhenNamed, script } of BENCHES) {
+for (const [index, { env, nodeFlags, onlyWhenNamed, script }] of BENCHES.entries()) {
   if (only === undefined ? onlyWhenNamed === true : !script.startsWith(only)) continue
-  const resultFile = join(dir, `${script}.json`)
+  const resultFile = join(dir, `${index}-${script}.json`)
   const path = new URL(`./${script}`, import.meta.url).pathname
   const run = spawnSync(process.execPath, [...nodeFlags, path, ...benchArgs], {
-    env: { ...process.env, BENCH_RESULT: resultFile },
+    env: { ...process.env, ...env, BENCH_RESULT: resultFile },
     stdio: ["ignore", "ignore", "inherit"]
   })
   if (run.status !== 0) {

@@ -10,6 +10,7 @@ import { projectPod } from "../../src/kube/podProjection.ts"
 import { makeReflector } from "../../src/kube/Reflector.ts"
 import { podKey, type SlimPod } from "../../src/kube/SlimPod.ts"
 import { makePod, watchLine } from "./podFactory.ts"
+import { isStreamingList, streamingListRefused } from "./streamingLists.ts"
 
 const PODS = Number(process.env["BENCH_WATCH_PODS"] ?? 15_000)
 const DATA_DIR = new URL("../../bench-data/", import.meta.url).pathname
@@ -33,20 +34,20 @@ const fakeApi = Layer.succeed(KubeApi, {
   server: "bench",
   send: () => Effect.fail(new KubeApiError({ status: 405, reason: "MethodNotAllowed", message: "writes are not scripted" })),
   getJson: () => Effect.succeed({ kind: "PodList", metadata: { resourceVersion: "1" }, items: [] }),
-  stream: () =>
-    Stream.fromAsyncIterable(
-      createReadStream(RECORDING, { highWaterMark: 64 * 1024 }),
-      (cause) => new KubeApiError({ status: 0, reason: "Transport", message: String(cause) })
-    ).pipe(Stream.map((chunk) => chunk as Uint8Array))
+  // The reflector lists (empty) by pages, then reads the recording as its watch.
+  stream: (_path, query) =>
+    isStreamingList(query)
+      ? streamingListRefused
+      : Stream.fromAsyncIterable(
+        createReadStream(RECORDING, { highWaterMark: 64 * 1024 }),
+        (cause) => new KubeApiError({ status: 0, reason: "Transport", message: String(cause) })
+      ).pipe(Stream.map((chunk) => chunk as Uint8Array))
 })
 
 const program = Effect.gen(function*() {
   const reflector = yield* makeReflector<SlimPod>({
     path: "/api/v1/pods",
-    project: (raw) => {
-      const r = projectPod(raw)
-      return r.ok ? { ok: true, value: r.pod } : r
-    },
+    project: projectPod,
     keyOf: podKey,
     resourceVersionOf: (p) => p.resourceVersion
   })

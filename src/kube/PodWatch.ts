@@ -20,14 +20,10 @@ export const makePodWatch = Effect.gen(function*() {
   const metrics = yield* Metrics
   const liveness = yield* Liveness
   const { fieldSelector, path } = collectionFor(config.namespaces, PODS)
-  const projectPod = makePodProjector(makeInterner())
   return yield* makeReflector<SlimPod>({
     path,
     fieldSelector,
-    project: (raw) => {
-      const result = projectPod(raw)
-      return result.ok ? { ok: true, value: result.pod } : result
-    },
+    project: makePodProjector(makeInterner()),
     keyOf: podKey,
     resourceVersionOf: (pod) => pod.resourceVersion,
     progress: liveness.watch("pods"),

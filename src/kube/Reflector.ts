@@ -1,23 +1,12 @@
-import { Chunk, Clock, Deferred, Duration, Effect, Random, Schedule, type Scope, Stream } from "effect"
+import { Chunk, Clock, Deferred, Duration, Effect, Ref, Schedule, type Scope, Stream } from "effect"
 import type { WatchProgress } from "../observability/Liveness.ts"
-import { KubeApi, KubeApiError, type Query, type ReadOptions, type Representation } from "./KubeApi.ts"
+import type { Delta, Projection } from "./Delta.ts"
+import { KubeApi, type Query, type ReadOptions, type Representation } from "./KubeApi.ts"
+import { makeObjectStore } from "./ObjectStore.ts"
+import { type Cursor, initialCursor, isSessionEnd, type Next, nextStep, sessionStart } from "./sessionEnd.ts"
+import { type Listed, makeSessions, type Step } from "./watchSession.ts"
 
-/**
- * What a reflector tells its consumer, in the order things happened.
- * `Synced` follows every complete (re)list: from then on the store mirrors
- * the server as of that list.
- */
-export type Delta<T> =
-  | { readonly _tag: "Upsert"; readonly previous: T | undefined; readonly current: T }
-  | {
-    readonly _tag: "Delete"
-    readonly last: T
-    /** The delete was inferred from a relist: `last` may be stale. */
-    readonly finalStateUnknown: boolean
-  }
-  | { readonly _tag: "Synced" }
-
-export type Projection<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string }
+export type { Delta, Projection } from "./Delta.ts"
 
 export interface ReflectorOptions<T> {
   /** Collection path, e.g. `/api/v1/pods` or `/api/v1/namespaces/x/pods`. */
@@ -33,6 +22,12 @@ export interface ReflectorOptions<T> {
   readonly onInvalid?: (reason: string) => Effect.Effect<void>
   readonly onRestart?: (reason: "closed" | "expired" | "error") => Effect.Effect<void>
   readonly pageSize?: number
+  /**
+   * List with the API server's streaming list (a watch that starts with
+   * every object) where the server serves it, else page by page. On by
+   * default; a refusal is remembered for a while (see sessionEnd.ts).
+   */
+  readonly streamingList?: boolean
   /** A watch that stays silent this long (no event, no bookmark) is dead. */
   readonly idleTimeout?: Duration.DurationInput
   /**
@@ -69,36 +64,21 @@ export const reconnectBackoff = Schedule.exponential("800 millis").pipe(
 /** Bookmarks arrive about once a minute; three minutes of silence means a dead connection. */
 const DEFAULT_IDLE_TIMEOUT = Duration.minutes(3)
 
-type Outcome =
-  | { readonly _tag: "Closed"; readonly events: number; readonly millis: number }
-  | { readonly _tag: "Expired" }
-  | { readonly _tag: "Failed"; readonly error: KubeApiError; readonly relist: boolean }
-
-interface WatchStatus {
-  readonly code?: number
-  readonly reason?: string
-  readonly message?: string
+/** The loop between sessions: where the next one starts, and what to wait first. */
+interface LoopState {
+  readonly cursor: Cursor
+  readonly wait: Next["wait"]
 }
 
-/** A Status the server put into the watch stream (an ERROR event), or an undecodable line. */
-class WatchStatusError extends Error {
-  readonly status: WatchStatus
-  constructor(status: WatchStatus) {
-    super(status.message ?? "watch error")
-    this.status = status
-  }
-}
-
-/** Marks the end of usable watch data inside a chunk. */
-const ABORT = Symbol("abort")
-
-const isExpired = (status: number, reason: string) => status === 410 || reason === "Expired" || reason === "Gone"
+const isDelta = <T>(step: Step<T>): step is Delta<T> => !isSessionEnd(step)
 
 /**
  * A list-then-watch loop with the semantics of client-go's reflector, as an
- * Effect Stream:
- * - paginated LIST, then WATCH from the list's resourceVersion with
- *   bookmarks and a server-side timeout;
+ * Effect Stream of sessions (watchSession.ts), each ending with how it
+ * ended (sessionEnd.ts decides what follows):
+ * - a streaming list where the server serves one, else a paginated LIST
+ *   and a WATCH from its resourceVersion, with bookmarks and a server-side
+ *   timeout;
  * - a watch that ends is resumed from the last seen resourceVersion;
  * - 410 Gone (as a status or an in-stream ERROR) relists, and objects that
  *   vanished meanwhile are emitted as deletes, so nothing is lost while
@@ -109,257 +89,70 @@ const isExpired = (status: number, reason: string) => status === 410 || reason =
 export const makeReflector = <T>(options: ReflectorOptions<T>) =>
   Effect.gen(function*() {
     const api = yield* KubeApi
-    const pageSize = String(options.pageSize ?? 500)
-    const idleTimeout = Duration.decode(options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT)
-    const onInvalid = options.onInvalid ?? (() => Effect.void)
+    const { path } = options
     const onRestart = options.onRestart ?? (() => Effect.void)
-    const readOptions: ReadOptions = options.representation === undefined ? {} : { as: options.representation }
-    const selector: Query = {
-      ...(options.fieldSelector !== undefined && options.fieldSelector !== "" ? { fieldSelector: options.fieldSelector } : {}),
-      ...(options.labelSelector !== undefined && options.labelSelector !== "" ? { labelSelector: options.labelSelector } : {})
-    }
-
-    let store = new Map<string, T>()
-    let resourceVersion = ""
-    let needsList = true
-    let lastOutcome: Outcome | undefined
-    const backoff = yield* Schedule.driver(reconnectBackoff)
+    const streamingList = options.streamingList ?? true
+    const store = makeObjectStore(options.keyOf, options.resourceVersionOf)
     const firstSync = yield* Deferred.make<void>()
-    // Set while the deltas stream runs with a progress reporter.
-    let reporter: WatchProgress | undefined
-    const progressed = Effect.suspend(() => reporter === undefined ? Effect.void : reporter.progressed)
+    const backoff = yield* Schedule.driver(reconnectBackoff)
+    const loopState = yield* Ref.make<LoopState>({ cursor: initialCursor, wait: "none" })
 
-    /**
-     * A consistent snapshot, page by page. Each page is projected as it
-     * arrives so only slim objects are held: a list of a large cluster is
-     * gigabytes as raw JSON objects.
-     */
-    const listAll = Effect.gen(function*() {
-      const fresh = new Map<string, T>()
-      let continueToken: string | undefined
-      let listVersion = ""
-      do {
-        const page = yield* api.getJson(options.path, { ...selector, limit: pageSize, continue: continueToken }, readOptions)
-        yield* progressed
-        const body = page as { items?: unknown; metadata?: { resourceVersion?: unknown; continue?: unknown } }
-        // An empty PartialObjectMetadataList comes with `"items": null` (a nil Go slice).
-        const items = body.items === null ? [] : body.items
-        if (!Array.isArray(items)) {
-          return yield* new KubeApiError({ status: 200, reason: "BadList", message: "list response has no items array" })
-        }
-        for (const item of items) {
-          const projected = options.project(item)
-          if (projected.ok) fresh.set(options.keyOf(projected.value), projected.value)
-          else yield* onInvalid(projected.reason)
-        }
-        if (continueToken === undefined) listVersion = String(body.metadata?.resourceVersion ?? "")
-        const next = body.metadata?.continue
-        continueToken = typeof next === "string" && next !== "" ? next : undefined
-      } while (continueToken !== undefined)
-      return { fresh, listVersion }
-    })
-
-    /** Replace the store with a fresh list; emit the differences. */
-    const relist = Effect.gen(function*() {
-      const { fresh, listVersion } = yield* listAll
-      const deltas: Array<Delta<T>> = []
-      for (const [key, current] of fresh) {
-        const previous = store.get(key)
-        if (previous === undefined || options.resourceVersionOf(previous) !== options.resourceVersionOf(current)) {
-          deltas.push({ _tag: "Upsert", previous, current })
-        }
-      }
-      for (const [key, last] of store) {
-        if (!fresh.has(key)) deltas.push({ _tag: "Delete", last, finalStateUnknown: true })
-      }
-      store = fresh
-      resourceVersion = listVersion
-      needsList = false
-      deltas.push({ _tag: "Synced" })
-      yield* Deferred.succeed(firstSync, undefined)
-      yield* Effect.logInfo("Listed objects").pipe(
-        Effect.annotateLogs({ path: options.path, count: fresh.size, resourceVersion: listVersion })
+    const onListed = ({ count, kind, resourceVersion }: Listed) =>
+      Deferred.succeed(firstSync, undefined).pipe(
+        Effect.zipRight(Effect.logInfo("Listed objects")),
+        Effect.annotateLogs({ path, count, resourceVersion, list: kind })
       )
-      return Chunk.unsafeFromArray(deltas)
+
+    const { session } = makeSessions<T>({
+      api,
+      path,
+      selector: {
+        ...(options.fieldSelector !== undefined && options.fieldSelector !== "" ? { fieldSelector: options.fieldSelector } : {}),
+        ...(options.labelSelector !== undefined && options.labelSelector !== "" ? { labelSelector: options.labelSelector } : {})
+      } satisfies Query,
+      readOptions: options.representation === undefined ? {} : { as: options.representation } satisfies ReadOptions,
+      pageSize: options.pageSize ?? 500,
+      idleTimeout: Duration.decode(options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT),
+      project: options.project,
+      keyOf: options.keyOf,
+      resourceVersionOf: options.resourceVersionOf,
+      store,
+      onInvalid: options.onInvalid ?? (() => Effect.void),
+      onListed
     })
 
-    /** Applies one decoded watch line to the store; returns its delta, if any. */
-    const applyLine = (line: string): Delta<T> | undefined => {
-      if (line === "") return undefined
-      let event: { type?: unknown; object?: unknown }
-      try {
-        event = JSON.parse(line) as typeof event
-      } catch {
-        throw new WatchStatusError({ reason: "BadLine", message: `undecodable watch line: ${line.slice(0, 120)}` })
-      }
-      const object = event.object as { metadata?: { resourceVersion?: unknown } } | undefined
-      switch (event.type) {
-        case "BOOKMARK": {
-          const rv = object?.metadata?.resourceVersion
-          if (typeof rv === "string" && rv !== "") resourceVersion = rv
-          return undefined
-        }
-        case "ERROR":
-          throw new WatchStatusError((event.object ?? {}) as WatchStatus)
-        case "ADDED":
-        case "MODIFIED":
-        case "DELETED": {
-          const projected = options.project(event.object)
-          if (!projected.ok) {
-            invalidSinceLastPull.push(projected.reason)
-            return undefined
-          }
-          const value = projected.value
-          resourceVersion = options.resourceVersionOf(value)
-          const key = options.keyOf(value)
-          const previous = store.get(key)
-          if (event.type === "DELETED") {
-            store.delete(key)
-            return { _tag: "Delete", last: value, finalStateUnknown: false }
-          }
-          store.set(key, value)
-          return { _tag: "Upsert", previous, current: value }
-        }
-        default:
-          return undefined
-      }
-    }
-    const invalidSinceLastPull: Array<string> = []
-
-    const watch = Effect.gen(function*() {
-      const started = yield* Clock.currentTimeMillis
-      // client-go asks for a random 5-10 minute server timeout so many
-      // watchers do not all reconnect at once.
-      const timeoutSeconds = yield* Random.nextIntBetween(300, 600)
-      let events = 0
-      let failure: WatchStatusError | undefined
-      const lines = api.stream(options.path, {
-        ...selector,
-        watch: "1",
-        resourceVersion,
-        allowWatchBookmarks: "true",
-        timeoutSeconds: String(timeoutSeconds)
-      }, readOptions).pipe(
-        Stream.timeoutFail(
-          () => new KubeApiError({ status: 0, reason: "IdleTimeout", message: `no data for ${Duration.format(idleTimeout)}` }),
-          idleTimeout
-        ),
-        Stream.decodeText(),
-        Stream.splitLines,
-        Stream.mapChunksEffect((chunk) => {
-          const out: Array<Delta<T> | typeof ABORT> = []
-          let heard = false
-          for (const line of chunk) {
-            try {
-              const delta = applyLine(line)
-              // Any event the server sent, bookmarks and unreadable objects
-              // included, shows the watch is alive.
-              if (line !== "") heard = true
-              if (delta !== undefined) {
-                out.push(delta)
-                events++
-              }
-            } catch (e) {
-              failure = e instanceof WatchStatusError ? e : new WatchStatusError({ message: String(e) })
-              out.push(ABORT)
-              break
-            }
-          }
-          const result = Chunk.unsafeFromArray(out)
-          const reported = heard ? progressed : Effect.void
-          return invalidSinceLastPull.length > 0
-            ? Effect.as(Effect.zipRight(reported, flushInvalid), result)
-            : Effect.as(reported, result)
-        }),
-        // Stop reading once the server reported an error in the stream,
-        // keeping what came before it.
-        Stream.takeWhile((d): d is Delta<T> => d !== ABORT),
-        Stream.ensuring(Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          if (failure !== undefined) {
-            const { code, message, reason } = failure.status
-            lastOutcome = isExpired(code ?? 0, reason ?? "")
-              ? { _tag: "Expired" }
-              : {
-                _tag: "Failed",
-                relist: true,
-                error: new KubeApiError({ status: code ?? 0, reason: reason ?? "", message: message ?? "" })
-              }
-          } else if (lastOutcome === undefined) {
-            lastOutcome = { _tag: "Closed", events, millis: now - started }
-          }
-        }))
-      )
-      return lines
+    /** Waits as the last session's end asked; then where the next session starts. */
+    const prepare = Effect.gen(function*() {
+      const { cursor, wait } = yield* Ref.get(loopState)
+      if (wait === "backoff") yield* backoff.next(undefined).pipe(Effect.ignore)
+      else if (wait === "reset") yield* backoff.reset
+      const now = yield* Clock.currentTimeMillis
+      return { cursor, start: sessionStart(cursor, now, streamingList) }
     })
 
-    const flushInvalid = Effect.suspend(() => {
-      const reasons = invalidSinceLastPull.splice(0)
-      return Effect.forEach(reasons, onInvalid, { discard: true })
-    })
-
-    const recordFailure = (error: KubeApiError) =>
-      Effect.sync(() => {
-        lastOutcome = isExpired(error.status, error.reason)
-          ? { _tag: "Expired" }
-          // Transport trouble, throttling and server errors keep the
-          // resourceVersion and just reconnect; anything else relists.
-          : { _tag: "Failed", error, relist: !(error.status === 0 || error.status === 429 || error.status >= 500) }
-      })
-
-    /** One list-and/or-watch round; never fails (the outcome is recorded). */
-    const session = Stream.suspend(() => {
-      lastOutcome = undefined
-      const listed = needsList
-        ? Stream.fromEffect(relist).pipe(Stream.flattenChunks)
-        : Stream.empty
-      return Stream.concat(listed, Stream.unwrap(watch)).pipe(
-        Stream.catchAll((error) => Stream.fromEffect(recordFailure(error)).pipe(Stream.drain))
-      )
-    })
-
-    /** Decides, after a session, whether to wait and whether to relist. */
-    const prepareNext = Effect.gen(function*() {
-      const outcome = lastOutcome
-      if (outcome === undefined) return
-      switch (outcome._tag) {
-        case "Closed":
-          // A watch the server closes at its deadline is normal: resume.
-          // One that closes at once with nothing in it is not (client-go's
-          // "very short watch"): back off rather than spin.
-          if (outcome.events === 0 && outcome.millis < 1000) {
-            yield* onRestart("error")
-            yield* backoff.next(undefined).pipe(Effect.ignore)
-          } else {
-            yield* onRestart("closed")
-            yield* backoff.reset
-          }
-          return
-        case "Expired":
-          yield* onRestart("expired")
-          yield* Effect.logInfo("Watch resourceVersion expired; relisting").pipe(
-            Effect.annotateLogs({ path: options.path, resourceVersion })
+    /** Takes a session's end off its stream (always its last element) and records what follows. */
+    const settle = (cursor: Cursor) => (chunk: Chunk.Chunk<Step<T>>): Effect.Effect<Chunk.Chunk<Delta<T>>> => {
+      const last = Chunk.last(chunk)
+      if (last._tag === "None" || !isSessionEnd(last.value)) return Effect.succeed(Chunk.filter(chunk, isDelta))
+      const end = last.value
+      return Effect.gen(function*() {
+        const next = nextStep(cursor, end, yield* Clock.currentTimeMillis)
+        yield* Ref.set(loopState, { cursor: next.cursor, wait: next.wait })
+        if (next.restart !== undefined) yield* onRestart(next.restart)
+        const { note } = next
+        if (note !== undefined) {
+          yield* (note.level === "Warning" ? Effect.logWarning(note.message) : Effect.logInfo(note.message)).pipe(
+            Effect.annotateLogs({ path, ...note.fields })
           )
-          needsList = true
-          return
-        case "Failed": {
-          const { error } = outcome
-          yield* onRestart("error")
-          if (outcome.relist) needsList = true
-          yield* Effect.logWarning(
-            error.status === 403 || error.status === 401
-              ? "Kubernetes API refused the request; check the ClusterRole/RoleBinding of this service account (RBAC)"
-              : "List/watch failed; reconnecting with backoff"
-          ).pipe(Effect.annotateLogs({ path: options.path, status: error.status, reason: error.reason, error: error.message }))
-          yield* backoff.next(undefined).pipe(Effect.ignore)
-          return
         }
-      }
-    })
+        return Chunk.filter(chunk, isDelta)
+      })
+    }
 
-    const loop: Stream.Stream<Delta<T>> = Stream.repeatEffect(
-      prepareNext.pipe(Effect.as(session))
-    ).pipe(Stream.flatten())
+    const loop = (progressed: Effect.Effect<void>): Stream.Stream<Delta<T>> =>
+      Stream.repeatEffect(prepare).pipe(
+        Stream.flatMap(({ cursor, start }) => session(start, progressed).pipe(Stream.mapChunksEffect(settle(cursor))))
+      )
 
     /**
      * The loop with its progress reported: each pull is the consumer asking
@@ -369,9 +162,7 @@ export const makeReflector = <T>(options: ReflectorOptions<T>) =>
     const reportProgress = (progress: Effect.Effect<WatchProgress, never, Scope.Scope>) =>
       Stream.fromPull(Effect.gen(function*() {
         const report = yield* progress
-        reporter = report
-        yield* Effect.addFinalizer(() => Effect.sync(() => (reporter = undefined)))
-        const pull = yield* Stream.toPull(loop)
+        const pull = yield* Stream.toPull(loop(report.progressed))
         // An empty chunk hands nothing over: the loop is still the server's.
         return report.pulled.pipe(
           Effect.zipRight(pull),
@@ -379,13 +170,11 @@ export const makeReflector = <T>(options: ReflectorOptions<T>) =>
         )
       }))
 
-    const deltas = options.progress === undefined ? loop : reportProgress(options.progress)
-
     return {
-      deltas,
+      deltas: options.progress === undefined ? loop(Effect.void) : reportProgress(options.progress),
       synced: Deferred.await(firstSync),
-      get: (key) => store.get(key),
-      size: () => store.size,
-      values: () => store.values()
+      get: store.get,
+      size: store.size,
+      values: store.values
     } satisfies Reflector<T>
   })

@@ -1,23 +1,8 @@
 import { ANNOTATION_PREFIX } from "../metadata/annotations.ts"
 import { TRACKER_ANNOTATION_PREFIX } from "../metadata/trackerAnnotations.ts"
+import type { Projection } from "./Delta.ts"
 import type { Interner } from "./Interner.ts"
 import type { PodPhase, SlimContainer, SlimOwnerReference, SlimPod } from "./SlimPod.ts"
-
-/**
- * Pod JSON (a watch event's object or a list item) -> SlimPod.
- *
- * This runs for every pod event the API server sends (tens of thousands per
- * second during a relist of a large cluster), so it is written by hand:
- * no Schema, no spreads, no regexes, and shared frozen empties for the
- * common "nothing here" cases. It keeps only the strings it needs and never
- * a reference into the parsed object, so the 4-8 KB Pod (managedFields and
- * all) can be collected as soon as the caller drops it. Strings produced by
- * JSON.parse are standalone heap strings in V8 (not slices of the response
- * text), so holding them does not hold the text either.
- */
-export type ProjectionResult =
-  | { readonly ok: true; readonly pod: SlimPod }
-  | { readonly ok: false; readonly reason: string }
 
 const TEMPLATE_HASH_LABEL = "pod-template-hash"
 
@@ -28,7 +13,7 @@ type JsonObject = { readonly [key: string]: unknown }
 
 export const isObject = (value: unknown): value is JsonObject => typeof value === "object" && value !== null
 
-const failure = (reason: string): ProjectionResult => ({ ok: false, reason })
+const failure = (reason: string): Projection<SlimPod> => ({ ok: false, reason })
 
 const toPhase = (value: unknown): PodPhase => {
   switch (value) {
@@ -145,7 +130,19 @@ const projectContainers = (
   return containers
 }
 
-export const projectPod = (raw: unknown): ProjectionResult => {
+/**
+ * Pod JSON (a watch event's object or a list item) -> SlimPod.
+ *
+ * This runs for every pod event the API server sends (tens of thousands per
+ * second during a relist of a large cluster), so it is written by hand:
+ * no Schema, no spreads, no regexes, and shared frozen empties for the
+ * common "nothing here" cases. It keeps only the strings it needs and never
+ * a reference into the parsed object, so the 4-8 KB Pod (managedFields and
+ * all) can be collected as soon as the caller drops it. Strings produced by
+ * JSON.parse are standalone heap strings in V8 (not slices of the response
+ * text), so holding them does not hold the text either.
+ */
+export const projectPod = (raw: unknown): Projection<SlimPod> => {
   if (!isObject(raw)) return failure("pod is not an object")
   const metadata = raw["metadata"]
   if (!isObject(metadata)) return failure("metadata is missing")
@@ -173,12 +170,12 @@ export const projectPod = (raw: unknown): ProjectionResult => {
   )
   if (typeof initContainers === "string") return failure(initContainers)
 
-  const deletionTimestamp = metadata["deletionTimestamp"]
   const labels = metadata["labels"]
   const templateHash = isObject(labels) ? stringField(labels, TEMPLATE_HASH_LABEL) : undefined
+  const deletionTimestamp = metadata["deletionTimestamp"]
   return {
     ok: true,
-    pod: {
+    value: {
       namespace,
       name,
       uid,
@@ -221,14 +218,14 @@ const annotationsKey = (annotations: Readonly<Record<string, string>>): string =
  * frozen objects in every pod that has them (see Interner). The per-pod
  * cost is then little more than the name, uid and resourceVersion.
  */
-export const makePodProjector = (interner: Interner) => (raw: unknown): ProjectionResult => {
+export const makePodProjector = (interner: Interner) => (raw: unknown): Projection<SlimPod> => {
   const result = projectPod(raw)
   if (!result.ok) return result
-  const pod = result.pod
+  const pod = result.value
   const share = <T extends object>(key: string, value: T): T => interner.shared(key, () => Object.freeze(value))
   return {
     ok: true,
-    pod: {
+    value: {
       ...pod,
       namespace: interner.shared(`n${SEPARATOR}${pod.namespace}`, () => pod.namespace),
       templateHash: pod.templateHash === undefined ? undefined : interner.shared(`h${SEPARATOR}${pod.templateHash}`, () => pod.templateHash),

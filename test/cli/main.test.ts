@@ -90,6 +90,12 @@ describe("deployment-tracker process", () => {
       apiserver = createServer((req, res) => {
         const url = new URL(req.url ?? "/", "http://x")
         res.setHeader("content-type", "application/json")
+        // No streaming lists here (as with the WatchList feature gate off): list, then watch.
+        if (url.searchParams.get("sendInitialEvents") !== null) {
+          res.statusCode = 422
+          res.end(JSON.stringify({ kind: "Status", reason: "Invalid", code: 422, message: "sendInitialEvents is forbidden" }))
+          return
+        }
         if (url.pathname === "/api/v1/pods" && url.searchParams.get("watch") === null) {
           res.end(JSON.stringify({
             kind: "PodList",

@@ -1,25 +1,37 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Deferred, Duration, Effect, Fiber, Option, Stream, TestClock } from "effect"
+import { Chunk, Deferred, Duration, Effect, Fiber, Option, Queue, Stream, TestClock } from "effect"
 import { KubeApiError } from "../../src/kube/KubeApi.ts"
 import { projectPod } from "../../src/kube/podProjection.ts"
-import { type Delta, makeReflector } from "../../src/kube/Reflector.ts"
+import { type Delta, makeReflector, type ReflectorOptions } from "../../src/kube/Reflector.ts"
 import { podKey, type SlimPod } from "../../src/kube/SlimPod.ts"
 import { Liveness } from "../../src/observability/Liveness.ts"
 import { pushedWatch } from "../observability/pushedWatch.ts"
 import { livePodReflector } from "../support/livePodReflector.ts"
-import { bookmark, expiredLine, fakeKubeApi, type ListAnswer, podJson, type WatchAnswer, watchLine } from "../support/fakeKube.ts"
+import {
+  bookmark,
+  expiredLine,
+  fakeKubeApi,
+  initialEventsEnd,
+  podJson,
+  watchLine,
+  watchListForbidden
+} from "../support/fakeKube.ts"
 
-const podReflector = (invalid: Array<string> = [], fieldSelector?: string) =>
+type KubeScript = Parameters<typeof fakeKubeApi>[0]
+
+const podReflector = (
+  invalid: Array<string> = [],
+  fieldSelector?: string,
+  more: Partial<ReflectorOptions<SlimPod>> = {}
+) =>
   makeReflector<SlimPod>({
     path: "/api/v1/pods",
     fieldSelector,
-    project: (raw) => {
-      const r = projectPod(raw)
-      return r.ok ? { ok: true, value: r.pod } : r
-    },
+    project: projectPod,
     keyOf: podKey,
     resourceVersionOf: (p) => p.resourceVersion,
-    onInvalid: (reason) => Effect.sync(() => void invalid.push(reason))
+    onInvalid: (reason) => Effect.sync(() => void invalid.push(reason)),
+    ...more
   })
 
 /** A readable summary of a delta, for comparing sequences. */
@@ -30,7 +42,7 @@ const describeDelta = (d: Delta<SlimPod>) =>
     ? `upsert ${d.current.name}@${d.current.resourceVersion}${d.previous === undefined ? " (new)" : ""}`
     : `delete ${d.last.name}${d.finalStateUnknown ? " (relist)" : ""}`
 
-const run = (script: { lists: Array<ListAnswer>; watches: Array<WatchAnswer> }, count: number, fieldSelector?: string) =>
+const run = (script: KubeScript, count: number, fieldSelector?: string) =>
   Effect.gen(function*() {
     const kube = fakeKubeApi(script)
     const invalid: Array<string> = []
@@ -40,6 +52,9 @@ const run = (script: { lists: Array<ListAnswer>; watches: Array<WatchAnswer> }, 
     }).pipe(Effect.provide(kube.layer))
     return { deltas: Chunk.toArray(deltas).map(describeDelta), calls: kube.calls, invalid }
   })
+
+/** The calls as [kind, resourceVersion] pairs. */
+const requests = (calls: ReturnType<typeof fakeKubeApi>["calls"]) => calls.map((c) => [c.kind, c.query.resourceVersion])
 
 describe("Reflector", () => {
   it.effect("an empty list whose items are null (the metadata API's empty PartialObjectMetadataList) is an empty list", () =>
@@ -51,7 +66,7 @@ describe("Reflector", () => {
       expect(deltas).toEqual(["synced", "upsert a@8 (new)"])
     }))
 
-  it.effect("lists page by page, then watches from the list's resourceVersion with bookmarks and a timeout", () =>
+  it.effect("where the server refuses streaming lists (422), lists page by page, then watches from the list's resourceVersion with bookmarks and a timeout", () =>
     Effect.gen(function*() {
       const { calls, deltas } = yield* run({
         lists: [
@@ -61,11 +76,11 @@ describe("Reflector", () => {
         watches: [[watchLine("MODIFIED", podJson("a", { rv: "101" }))]]
       }, 4, "metadata.namespace!=kube-system")
       expect(deltas).toEqual(["upsert a@5 (new)", "upsert b@6 (new)", "synced", "upsert a@101"])
-      expect(calls.map((c) => c.kind)).toEqual(["list", "list", "watch"])
-      expect(calls[0]?.query).toMatchObject({ limit: "500", fieldSelector: "metadata.namespace!=kube-system" })
-      expect(calls[0]?.query.continue).toBeUndefined()
-      expect(calls[1]?.query).toMatchObject({ continue: "page2" })
-      const watch = calls[2]!.query
+      expect(calls.map((c) => c.kind)).toEqual(["watchList", "list", "list", "watch"])
+      expect(calls[1]?.query).toMatchObject({ limit: "500", fieldSelector: "metadata.namespace!=kube-system" })
+      expect(calls[1]?.query.continue).toBeUndefined()
+      expect(calls[2]?.query).toMatchObject({ continue: "page2" })
+      const watch = calls[3]!.query
       expect(watch).toMatchObject({
         watch: "1",
         resourceVersion: "100",
@@ -87,6 +102,7 @@ describe("Reflector", () => {
       }, 3)
       expect(deltas).toEqual(["synced", "upsert a@11 (new)", "delete a"])
       expect(calls.map((c) => [c.kind, c.query.resourceVersion])).toEqual([
+        ["watchList", undefined],
         ["list", undefined],
         ["watch", "10"],
         ["watch", "15"]
@@ -111,7 +127,8 @@ describe("Reflector", () => {
         "delete b (relist)",
         "synced"
       ])
-      expect(calls.map((c) => c.kind)).toEqual(["list", "watch", "list"])
+      // The refusal is remembered: the relist is paginated at once.
+      expect(calls.map((c) => c.kind)).toEqual(["watchList", "list", "watch", "list"])
     }))
 
   it.effect("an HTTP 410 on the watch request relists too", () =>
@@ -120,7 +137,7 @@ describe("Reflector", () => {
         lists: [{ items: [], rv: "10" }, { items: [], rv: "50" }],
         watches: [new KubeApiError({ status: 410, reason: "Expired", message: "too old" })]
       }, 2)
-      expect(calls.map((c) => c.kind)).toEqual(["list", "watch", "list"])
+      expect(calls.map((c) => c.kind)).toEqual(["watchList", "list", "watch", "list"])
     }))
 
   it.effect("events before an in-stream error are kept", () =>
@@ -167,6 +184,7 @@ describe("Reflector", () => {
       const deltas = yield* Fiber.join(fiber)
       expect(Chunk.toArray(deltas).map(describeDelta)).toEqual(["synced", "upsert a@11 (new)"])
       expect(kube.calls.map((c) => [c.kind, c.query.resourceVersion])).toEqual([
+        ["watchList", undefined],
         ["list", undefined],
         ["watch", "10"],
         ["watch", "10"],
@@ -227,6 +245,230 @@ describe("Reflector", () => {
         return Array.from(reflector.values(), (p) => p.name).sort()
       }).pipe(Effect.provide(kube.layer))
       expect(names).toEqual(["b", "c"])
+    }))
+})
+
+describe("Reflector streaming list", () => {
+  it.effect("the initial events come out as a list's deltas (upserts, then Synced), and the watch goes on on the same connection", () =>
+    Effect.gen(function*() {
+      const { calls, deltas } = yield* run({
+        lists: [],
+        watches: [],
+        watchLists: [[
+          watchLine("ADDED", podJson("b", { rv: "7" })),
+          watchLine("ADDED", podJson("a", { rv: "5" })),
+          initialEventsEnd("9"),
+          watchLine("MODIFIED", podJson("a", { rv: "10" }))
+        ]]
+      }, 4, "metadata.namespace!=kube-system")
+      expect(deltas).toEqual(["upsert b@7 (new)", "upsert a@5 (new)", "synced", "upsert a@10"])
+      expect(calls.map((c) => c.kind)).toEqual(["watchList"])
+      const query = calls[0]!.query
+      expect(query).toMatchObject({
+        watch: "1",
+        sendInitialEvents: "true",
+        resourceVersionMatch: "NotOlderThan",
+        allowWatchBookmarks: "true",
+        fieldSelector: "metadata.namespace!=kube-system"
+      })
+      // The first one asks for the latest: a consistent snapshot.
+      expect(query.resourceVersion).toBeUndefined()
+      expect(Number(query.timeoutSeconds)).toBeGreaterThanOrEqual(300)
+      expect(Number(query.timeoutSeconds)).toBeLessThanOrEqual(600)
+    }))
+
+  it.effect("the watch resumes from the end bookmark's resourceVersion (the snapshot's), not the last initial event's", () =>
+    Effect.gen(function*() {
+      const { calls, deltas } = yield* run({
+        lists: [],
+        watches: [[watchLine("ADDED", podJson("c", { rv: "41" }))]],
+        watchLists: [[
+          watchLine("ADDED", podJson("a", { rv: "50" })),
+          watchLine("ADDED", podJson("b", { rv: "30" })),
+          initialEventsEnd("40")
+        ]]
+      }, 4)
+      expect(deltas).toEqual(["upsert a@50 (new)", "upsert b@30 (new)", "synced", "upsert c@41 (new)"])
+      expect(requests(calls)).toEqual([["watchList", undefined], ["watch", "40"]])
+    }))
+
+  it.effect("a relist after 410 streams from the last resourceVersion; vanished objects are deleted, unchanged ones are quiet", () =>
+    Effect.gen(function*() {
+      const { calls, deltas } = yield* run({
+        lists: [],
+        watches: [],
+        watchLists: [
+          [watchLine("ADDED", podJson("a", { rv: "1" })), watchLine("ADDED", podJson("b", { rv: "2" })), initialEventsEnd("10"), expiredLine],
+          // While disconnected: b was deleted, c was created, a unchanged.
+          [watchLine("ADDED", podJson("c", { rv: "30" })), watchLine("ADDED", podJson("a", { rv: "1" })), initialEventsEnd("40")]
+        ]
+      }, 6)
+      expect(deltas).toEqual([
+        "upsert a@1 (new)",
+        "upsert b@2 (new)",
+        "synced",
+        "upsert c@30 (new)",
+        "delete b (relist)",
+        "synced"
+      ])
+      expect(requests(calls)).toEqual([["watchList", undefined], ["watchList", "10"]])
+    }))
+
+  it.effect("a streaming list whose resourceVersion is too large (or expired) is asked again from the latest, at once", () =>
+    Effect.gen(function*() {
+      const { calls, deltas } = yield* run({
+        lists: [],
+        watches: [],
+        watchLists: [
+          [initialEventsEnd("10"), expiredLine],
+          new KubeApiError({ status: 504, reason: "Timeout", message: "Too large resource version: 10, current: 5" }),
+          [watchLine("ADDED", podJson("a", { rv: "50" })), initialEventsEnd("50")]
+        ]
+      }, 3)
+      expect(deltas).toEqual(["synced", "upsert a@50 (new)", "synced"])
+      expect(requests(calls)).toEqual([["watchList", undefined], ["watchList", "10"], ["watchList", undefined]])
+    }))
+
+  it.effect("a server that refuses streaming lists (422) is listed by pages; the refusal is remembered for an hour, then streaming is tried again", () =>
+    Effect.gen(function*() {
+      const kube = fakeKubeApi({
+        lists: [{ items: [podJson("a", { rv: "1" })], rv: "10" }, { items: [podJson("a", { rv: "1" })], rv: "20" }],
+        watches: [
+          [expiredLine],
+          // The next 410 comes an hour and a minute later.
+          Stream.fromEffect(Effect.as(Effect.sleep(Duration.minutes(61)), expiredLine))
+        ],
+        watchLists: [
+          watchListForbidden(),
+          [watchLine("ADDED", podJson("a", { rv: "60" })), initialEventsEnd("60")]
+        ]
+      })
+      const fiber = yield* Effect.gen(function*() {
+        const reflector = yield* podReflector([], undefined, { idleTimeout: Duration.hours(2) })
+        return yield* reflector.deltas.pipe(Stream.take(5), Stream.runCollect)
+      }).pipe(Effect.provide(kube.layer), Effect.fork)
+      yield* TestClock.adjust(Duration.minutes(1))
+      // The relist right after the first 410 went by pages.
+      expect(kube.calls.map((c) => c.kind)).toEqual(["watchList", "list", "watch", "list", "watch"])
+      yield* TestClock.adjust(Duration.minutes(61))
+      const deltas = yield* Fiber.join(fiber)
+      expect(Chunk.toArray(deltas).map(describeDelta)).toEqual(["upsert a@1 (new)", "synced", "synced", "upsert a@60", "synced"])
+      expect(requests(kube.calls)).toEqual([
+        ["watchList", undefined],
+        ["list", undefined],
+        ["watch", "10"],
+        ["list", undefined],
+        ["watch", "20"],
+        ["watchList", "20"]
+      ])
+    }))
+
+  it.effect("an ERROR event among the initial events falls back to pages; nothing of the refused stream comes out", () =>
+    Effect.gen(function*() {
+      const { calls, deltas } = yield* run({
+        lists: [{ items: [podJson("b", { rv: "6" })], rv: "10" }],
+        watches: [],
+        watchLists: [[
+          watchLine("ADDED", podJson("a", { rv: "5" })),
+          watchLine("ERROR", { kind: "Status", code: 500, reason: "InternalError", message: "RequestWatchProgress is not supported" })
+        ]]
+      }, 2)
+      expect(deltas).toEqual(["upsert b@6 (new)", "synced"])
+      expect(calls.map((c) => c.kind)).toEqual(["watchList", "list"])
+    }))
+
+  it.effect("a stream that ends before its initial events do falls back to pages", () =>
+    Effect.gen(function*() {
+      const { calls, deltas } = yield* run({
+        lists: [{ items: [podJson("b", { rv: "6" })], rv: "10" }],
+        watches: [],
+        watchLists: [[watchLine("ADDED", podJson("a", { rv: "5" }))]]
+      }, 2)
+      expect(deltas).toEqual(["upsert b@6 (new)", "synced"])
+      expect(calls.map((c) => c.kind)).toEqual(["watchList", "list"])
+    }))
+
+  it.effect("a streaming list cut by the network is streamed again after a backoff, from scratch: initial events (not in resourceVersion order) never move the resourceVersion", () =>
+    Effect.gen(function*() {
+      const kube = fakeKubeApi({
+        lists: [],
+        watches: [],
+        watchLists: [
+          Stream.concat(
+            Stream.make(watchLine("ADDED", podJson("a", { rv: "5" }))),
+            Stream.fail(new KubeApiError({ status: 0, reason: "Transport", message: "ECONNRESET" }))
+          ),
+          [watchLine("ADDED", podJson("b", { rv: "6" })), initialEventsEnd("20")]
+        ]
+      })
+      const fiber = yield* Effect.gen(function*() {
+        const reflector = yield* podReflector()
+        return yield* reflector.deltas.pipe(Stream.take(2), Stream.runCollect)
+      }).pipe(Effect.provide(kube.layer), Effect.fork)
+      yield* TestClock.adjust(Duration.millis(600))
+      expect(kube.calls).toHaveLength(1)
+      yield* TestClock.adjust(Duration.millis(400))
+      const deltas = yield* Fiber.join(fiber)
+      // a, seen only by the cut stream, was never in a complete snapshot,
+      // and its resourceVersion was not taken for the retry.
+      expect(Chunk.toArray(deltas).map(describeDelta)).toEqual(["upsert b@6 (new)", "synced"])
+      expect(requests(kube.calls)).toEqual([["watchList", undefined], ["watchList", undefined]])
+    }))
+
+  it.effect("objects are projected as they arrive: the store changes only at the end bookmark", () =>
+    Effect.gen(function*() {
+      const lines = yield* Queue.unbounded<string>()
+      const kube = fakeKubeApi({ lists: [], watches: [], watchLists: [Stream.fromQueue(lines)] })
+      let projected = 0
+      const invalid: Array<string> = []
+      yield* Effect.gen(function*() {
+        const reflector = yield* podReflector(invalid, undefined, {
+          project: (raw) => {
+            projected++
+            return projectPod(raw)
+          }
+        })
+        const consumer = yield* reflector.deltas.pipe(Stream.runDrain, Effect.fork)
+        yield* Queue.offerAll(lines, [
+          watchLine("ADDED", podJson("a", { rv: "5" })),
+          watchLine("ADDED", { kind: "Pod", metadata: {} }),
+          watchLine("ADDED", podJson("b", { rv: "6" }))
+        ])
+        yield* Effect.iterate(0, { while: (i) => projected < 3 && i < 1000, body: (i) => Effect.as(Effect.yieldNow(), i + 1) })
+        expect(projected).toBe(3)
+        expect(invalid).toHaveLength(1)
+        expect(reflector.size()).toBe(0)
+        yield* Queue.offer(lines, initialEventsEnd("9"))
+        yield* reflector.synced
+        expect(reflector.size()).toBe(2)
+        yield* Fiber.interrupt(consumer)
+      }).pipe(Effect.provide(kube.layer))
+    }))
+
+  it.effect("synced completes at the end bookmark, before a slow consumer has taken the deltas", () =>
+    Effect.gen(function*() {
+      const kube = fakeKubeApi({
+        lists: [],
+        watches: [],
+        watchLists: [[watchLine("ADDED", podJson("a")), watchLine("ADDED", podJson("b")), initialEventsEnd("10")]]
+      })
+      yield* Effect.gen(function*() {
+        const reflector = yield* podReflector()
+        const consumer = yield* reflector.deltas.pipe(Stream.take(1), Stream.runDrain, Effect.zipRight(Effect.never), Effect.fork)
+        yield* reflector.synced
+        expect(reflector.size()).toBe(2)
+        yield* Fiber.interrupt(consumer)
+      }).pipe(Effect.provide(kube.layer))
+    }))
+
+  it.effect("streaming lists can be turned off: pages only", () =>
+    Effect.gen(function*() {
+      const kube = fakeKubeApi({ lists: [{ items: [podJson("a")], rv: "10" }], watches: [], watchLists: [] })
+      yield* Effect.gen(function*() {
+        const reflector = yield* podReflector([], undefined, { streamingList: false })
+        yield* reflector.deltas.pipe(Stream.take(2), Stream.runDrain)
+      }).pipe(Effect.provide(kube.layer))
+      expect(kube.calls.map((c) => c.kind)).toEqual(["list"])
     }))
 })
 
@@ -310,6 +552,24 @@ describe("Reflector liveness", () => {
       yield* TestClock.adjust(Duration.minutes(7))
       expect(kube.lists()).toBe(4)
       expect(yield* report).toMatchObject({ live: true, watches: [{ state: "waiting-for-server", silentSeconds: 60 }] })
+    }).pipe(Effect.provide(Liveness.layer(bounds))))
+
+  it.scoped("the initial events of a long streaming list are progress", () =>
+    Effect.gen(function*() {
+      const lines = yield* Queue.unbounded<string>()
+      const kube = fakeKubeApi({ lists: [], watches: [], watchLists: [Stream.fromQueue(lines)] })
+      const reflector = yield* livePodReflector.pipe(Effect.provide(kube.layer))
+      yield* reflector.deltas.pipe(Stream.runDrain, Effect.fork)
+      // An object every four minutes for twelve minutes: no Synced yet, but alive.
+      for (const name of ["a", "b", "c"]) {
+        yield* TestClock.adjust(Duration.minutes(4))
+        yield* Queue.offer(lines, watchLine("ADDED", podJson(name)))
+        yield* until(Effect.map(silentSeconds, (s) => s === 0))
+      }
+      yield* TestClock.adjust(Duration.minutes(5))
+      expect((yield* report).live).toBe(true)
+      yield* TestClock.adjust(Duration.seconds(1))
+      expect((yield* report).problems).toEqual(["watch pods: no list page, event or bookmark for 301 s"])
     }).pipe(Effect.provide(Liveness.layer(bounds))))
 
   it.scoped("time the consumer holds the deltas is not a stall of the watch", () =>

@@ -11,7 +11,7 @@ const fixture = (): Record<string, any> => JSON.parse(fixtureText)
 const project = (raw: unknown): SlimPod => {
   const result = projectPod(raw)
   if (!result.ok) throw new Error(`projection failed: ${result.reason}`)
-  return result.pod
+  return result.value
 }
 
 describe("projectPod on a full Deployment pod", () => {

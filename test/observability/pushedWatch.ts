@@ -1,11 +1,13 @@
 import { Duration, Effect, Layer, Queue, Stream } from "effect"
 import { KubeApi, KubeApiError } from "../../src/kube/KubeApi.ts"
+import { watchListForbidden } from "../support/fakeKube.ts"
 
 /**
  * A Kubernetes API whose pod list is `items` and whose watches stay open,
  * carrying exactly the lines the test pushes: a watch the test stops
  * pushing to is a watch that went quiet without closing. The list can come
- * in several pages, each taking `pageDelay` (a big, slow list).
+ * in several pages, each taking `pageDelay` (a big, slow list). Streaming
+ * lists are refused (the WatchList feature gate off), as by older servers.
  */
 export const pushedWatch = (
   items: ReadonlyArray<unknown> = [],
@@ -30,8 +32,9 @@ export const pushedWatch = (
             items: last ? items : []
           }
         }),
-      stream: () =>
+      stream: (_path, query) =>
         Stream.suspend(() => {
+          if (query["sendInitialEvents"] === "true") return Stream.fail(watchListForbidden())
           watches++
           return Stream.fromQueue(lines)
         })

@@ -86,6 +86,22 @@ const DEFAULT_NAMESPACE = namespaceJson("default")
 
 export const bookmark = (rv: string) => watchLine("BOOKMARK", { kind: "Pod", metadata: { resourceVersion: rv } })
 
+/** The bookmark that ends a streaming list's initial events: the snapshot is complete as of `rv`. */
+export const initialEventsEnd = (rv: string) =>
+  watchLine("BOOKMARK", {
+    kind: "Pod",
+    metadata: { resourceVersion: rv, annotations: { "k8s.io/initial-events-end": "true" } }
+  })
+
+/** What an API server with the WatchList feature gate off answers a streaming list. */
+export const watchListForbidden = () =>
+  new KubeApiError({
+    status: 422,
+    reason: "Invalid",
+    message:
+      "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled"
+  })
+
 export const expiredLine = watchLine("ERROR", {
   kind: "Status",
   code: 410,
@@ -94,24 +110,31 @@ export const expiredLine = watchLine("ERROR", {
 })
 
 export interface RecordedCall {
-  readonly kind: "list" | "watch"
+  /** `watchList`: a watch with `sendInitialEvents=true` (a streaming list). */
+  readonly kind: "list" | "watch" | "watchList"
   readonly path: string
   readonly query: Query
 }
 
 export type ListAnswer = { readonly items: ReadonlyArray<unknown>; readonly rv: string; readonly continue?: string } | KubeApiError
-/** Lines then close; an error; an open silent connection; or lines fed live by the test (a Stream, e.g. from a Queue). */
-export type WatchAnswer = ReadonlyArray<string> | KubeApiError | "hang" | Stream.Stream<string>
+/**
+ * Lines then close; an error; an open silent connection; or lines fed live
+ * by the test (a Stream, e.g. from a Queue, which may end in a failure).
+ */
+export type WatchAnswer = ReadonlyArray<string> | KubeApiError | "hang" | Stream.Stream<string, KubeApiError>
 
 /**
  * A scripted Kubernetes API: list calls and watch calls take the next
  * scripted answer in order. A watch answer is the lines the server sends
  * before closing the connection; once the script runs out, watches hang
- * (an idle but open connection).
+ * (an idle but open connection). Streaming lists (watches with
+ * `sendInitialEvents=true`) take theirs from `watchLists`; without that
+ * script the server is one with the WatchList feature gate off (422).
  */
 export const fakeKubeApi = (script: {
   lists: Array<ListAnswer>
   watches: Array<WatchAnswer>
+  watchLists?: Array<WatchAnswer>
   /** Single objects served by GET (e.g. workloads); any other GET is 404. */
   objects?: Map<string, unknown>
   /**
@@ -119,7 +142,7 @@ export const fakeKubeApi = (script: {
    * their lists and watches, in order. Collections not here list as empty
    * and watch silently.
    */
-  collections?: Map<string, { lists: Array<ListAnswer>; watches: Array<WatchAnswer> }>
+  collections?: Map<string, { lists: Array<ListAnswer>; watches: Array<WatchAnswer>; watchLists?: Array<WatchAnswer> }>
 }) => {
   const calls: Array<RecordedCall> = []
   // A collection's last scripted list answers every later list too (a probe, a relist).
@@ -153,14 +176,16 @@ export const fakeKubeApi = (script: {
       }),
     stream: (path, query) =>
       Stream.suspend(() => {
-        calls.push({ kind: "watch", path, query })
-        const next = path.endsWith("/pods")
-          ? script.watches.shift() ?? "hang"
-          : script.collections?.get(path)?.watches.shift() ?? "hang"
+        const streaming = query["sendInitialEvents"] === "true"
+        calls.push({ kind: streaming ? "watchList" : "watch", path, query })
+        const source = path.endsWith("/pods") ? script : script.collections?.get(path)
+        const answers = streaming ? source?.watchLists : source?.watches
+        if (streaming && answers === undefined) return Stream.fail(watchListForbidden())
+        const next = answers?.shift() ?? "hang"
         if (next === "hang") return Stream.never
         if (next instanceof KubeApiError) return Stream.fail(next)
         const encoder = new TextEncoder()
-        if (Stream.StreamTypeId in next) return (next as Stream.Stream<string>).pipe(Stream.map((line) => encoder.encode(line)))
+        if (Stream.StreamTypeId in next) return (next as Stream.Stream<string, KubeApiError>).pipe(Stream.map((line) => encoder.encode(line)))
         return Stream.fromIterable((next as ReadonlyArray<string>).map((line) => encoder.encode(line)))
       })
   })

@@ -13,10 +13,7 @@ export const livePodReflector = Effect.gen(function*() {
   const liveness = yield* Liveness
   return yield* makeReflector<SlimPod>({
     path: "/api/v1/pods",
-    project: (raw) => {
-      const r = projectPod(raw)
-      return r.ok ? { ok: true, value: r.pod } : r
-    },
+    project: projectPod,
     keyOf: podKey,
     resourceVersionOf: (p) => p.resourceVersion,
     idleTimeout: Duration.hours(1),
