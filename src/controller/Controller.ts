@@ -9,6 +9,7 @@ import { PodWatch } from "../kube/PodWatch.ts"
 import type { Delta } from "../kube/Reflector.ts"
 import { podKey, type SlimOwnerReference, type SlimPod } from "../kube/SlimPod.ts"
 import { NamespaceWatch } from "../kube/NamespaceWatch.ts"
+import { WATCHED_KINDS } from "../kube/resources.ts"
 import { WorkloadWatches } from "../kube/WorkloadWatches.ts"
 import { DeploymentLedger } from "../ledger/DeploymentLedger.ts"
 import { continueTrace, type EventTrace, SpanAttribute, SpanName, traceAbandoned, traceReceipt, traceRequeue } from "../observability/eventTrace.ts"
@@ -396,22 +397,43 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   )
 
   const syncTimeout = new CacheSyncTimeout({
-    message: `the caches did not sync within ${
+    message: `the caches did not sync: no answer from the API server for ${
       Duration.format(CACHE_SYNC_TIMEOUT)
-    }: check that the API server is reachable and that RBAC lets this service account list and watch pods, namespaces, deployments, daemonsets, statefulsets, jobs and cronjobs`
+    }; check that it is reachable and that RBAC lets this service account list and watch pods, namespaces, deployments, daemonsets, statefulsets, jobs and cronjobs`
   })
-  const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(CACHE_SYNC_TIMEOUT)
-  const untilDeadline = Effect.map(Clock.currentTimeMillis, (now) => Duration.millis(Math.max(0, deadline - now)))
+  /**
+   * The original bounds the first sync at 60 s. A cluster of 100,000 pods
+   * may take longer to list on a busy node while every page arrives: only
+   * a watch that has heard nothing for 60 s (no list page, no event)
+   * fails the start, pointing at RBAC and reachability.
+   */
+  const awaitSync = (synced: Effect.Effect<void>, watches: ReadonlyArray<string>): Effect.Effect<void, CacheSyncTimeout> =>
+    synced.pipe(
+      Effect.timeoutOption(CACHE_SYNC_TIMEOUT),
+      Effect.flatMap((done) =>
+        done._tag === "Some"
+          ? Effect.void
+          : liveness.check.pipe(Effect.flatMap((report) => {
+            const awaited = report.watches.filter((watch) => watches.includes(watch.name))
+            const stalled = awaited.some((watch) =>
+              watch.state === "stopped" ||
+              (watch.state === "waiting-for-server" && watch.silentSeconds >= Duration.toSeconds(CACHE_SYNC_TIMEOUT))
+            )
+            return stalled || awaited.length === 0 ? Effect.fail(syncTimeout) : awaitSync(synced, watches)
+          }))
+      )
+    )
   // Workloads first: pods are attributed from their caches (a Deployment's
   // pods need no read at all once its Deployment is cached).
-  yield* Effect.all([workloads.synced, namespaces.synced], { concurrency: "unbounded", discard: true }).pipe(
-    Effect.timeoutFail({ duration: CACHE_SYNC_TIMEOUT, onTimeout: () => syncTimeout })
+  yield* awaitSync(
+    Effect.all([workloads.synced, namespaces.synced], { concurrency: "unbounded", discard: true }),
+    [...WATCHED_KINDS.map((kind) => kind.plural), "namespaces"]
   )
   yield* FiberSet.run(
     watchFibers,
     pods.deltas.pipe(Stream.runForEachChunk(applyPodChunk))
   )
-  yield* pods.synced.pipe(Effect.timeoutFail({ duration: yield* untilDeadline, onTimeout: () => syncTimeout }))
+  yield* awaitSync(pods.synced, ["pods"])
   // Reads of owners may still be going on for the last pods of the list.
   yield* Deferred.await(podsIndexed)
   // What an earlier run reported as deployed goes back into the ledger:

@@ -5,7 +5,7 @@ import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
 import { Liveness } from "../../src/observability/Liveness.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { Readiness } from "../../src/observability/Readiness.ts"
-import { KubeApiError } from "../../src/kube/KubeApi.ts"
+import { KubeApi, KubeApiError } from "../../src/kube/KubeApi.ts"
 import { eventually, expectTrue } from "../support/eventually.ts"
 import { fakeKubeApi, metaJson, podJson } from "../support/fakeKube.ts"
 import { deploymentPod, liveCluster, objectPath, workload } from "../support/liveCluster.ts"
@@ -157,6 +157,29 @@ describe("Controller", () => {
       const exit = yield* Fiber.await(building)
       expect(exit).toMatchObject({ _tag: "Failure", cause: { error: { _tag: "CacheSyncTimeout" } } })
       expect(String((exit as { cause: { error: { message: string } } }).cause.error.message)).toMatch(/RBAC/)
+    }))
+
+  it.scoped("a large list that keeps arriving page by page for more than 60 s is waited for (only silence fails the start)", () =>
+    Effect.gen(function*() {
+      const page = (i: number) => ({
+        items: [podJson(`app-${i}`, { owner: { kind: "ReplicaSet", name: "app-1" } })],
+        rv: "10",
+        ...(i < 4 ? { continue: String(i + 1) } : {})
+      })
+      const scripted = fakeKubeApi({ lists: [0, 1, 2, 3, 4].map(page), watches: [] })
+      // Each page of pods takes 25 s to come: 125 s in all, never 60 s of silence.
+      const slow = Layer.effect(KubeApi, Effect.map(KubeApi, (api) => KubeApi.of({
+        ...api,
+        getJson: (path, query, options) =>
+          path === "/api/v1/pods" ? Effect.delay(api.getJson(path, query, options), "25 seconds") : api.getJson(path, query, options)
+      }))).pipe(Layer.provide(scripted.layer))
+      const app = ControllerAppLive.pipe(Layer.provideMerge(Layer.mergeAll(testConfigLayer(), Metrics.Default, Readiness.Default, Liveness.Default, RateLimitGate.Default, slow)))
+      const building = yield* Effect.fork(Effect.scoped(Layer.build(app)))
+      for (let second = 0; second < 124; second++) yield* TestClock.adjust(Duration.seconds(1))
+      expect(building.unsafePoll()).toBeNull()
+      // Built (then shut down again, its drain on the test clock too).
+      for (let second = 0; second < 60 && building.unsafePoll() === null; second++) yield* TestClock.adjust(Duration.seconds(1))
+      expect((yield* Fiber.await(building))._tag).toBe("Success")
     }))
 
   it.scopedLive("readiness turns on once the pod cache has synced", () =>
