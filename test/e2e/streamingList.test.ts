@@ -48,7 +48,9 @@ describe("streaming list", () => {
     const before = await runningDigests(ns, "before", "app=before", { count: 2 })
     const tracker = await s.startTracker({ args: ["-namespace", ns] })
 
+    // Under -namespace the Namespaces list is that one namespace (by field selector), for its labels.
     expect(tracker.logsWith("Listed objects").map((l) => [l.annotations["path"], l.annotations["list"]]).sort()).toEqual([
+      ["/api/v1/namespaces", "streaming"],
       [`/api/v1/namespaces/${ns}/pods`, "streaming"],
       [`/apis/apps/v1/namespaces/${ns}/daemonsets`, "streaming"],
       [`/apis/apps/v1/namespaces/${ns}/deployments`, "streaming"],
@@ -62,7 +64,7 @@ describe("streaming list", () => {
     // Later pods come as watch events on the same connections: no other list.
     await apply(service(ns, "after", 1))
     await recordsLand(s, await runningDigests(ns, "after", "app=after", { count: 1 }), "deployed")
-    expect(tracker.logsWith("Listed objects")).toHaveLength(6)
+    expect(tracker.logsWith("Listed objects")).toHaveLength(7)
     await s.expectNoViolations()
   })
 
