@@ -11,6 +11,7 @@ import {
   type SessionStart,
   type Stage
 } from "./sessionEnd.ts"
+import { splitLines } from "./lineSplitter.ts"
 import { parseWatchLine } from "./watchLine.ts"
 
 /** What a session streams: deltas, then how it ended (always last, exactly once). */
@@ -219,8 +220,7 @@ export const makeSessions = <T>(settings: SessionSettings<T>) => {
             }),
           settings.idleTimeout
         ),
-        Stream.decodeText(),
-        Stream.splitLines
+        splitLines
       )
       const initial: WatchState<T> = { resourceVersion, events: 0, snapshot: initialEvents ? new Map() : undefined }
       return foldBody(lines, initial, progressed, started)

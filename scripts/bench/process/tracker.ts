@@ -79,7 +79,11 @@ export class TrackerProcess {
     }
     const implementation = options.implementation
     if (implementation.kind === "node" && implementation.nodeOptions !== undefined) env["NODE_OPTIONS"] = implementation.nodeOptions
+    // BENCH_TRACKER_ENV ("NAME=value NAME=value", e.g. allocator settings) and
     // BENCH_TRACKER_NODE_FLAGS (e.g. --cpu-prof): for finding causes, never for the figures.
+    for (const pair of (process.env["BENCH_TRACKER_ENV"] ?? "").split(" ").filter((p) => p.includes("="))) {
+      env[pair.slice(0, pair.indexOf("="))] = pair.slice(pair.indexOf("=") + 1)
+    }
     const profiling = (process.env["BENCH_TRACKER_NODE_FLAGS"] ?? "").split(" ").filter((flag) => flag !== "")
     const [file, ...args] = implementation.kind === "node"
       ? [process.execPath, ...profiling, MAIN_JS, `-metrics-port=${options.metricsPort}`]
