@@ -2,8 +2,7 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Either, Layer, Option } from "effect"
 import { Config, type ControllerConfig } from "./config/Config.ts"
-import { helpText } from "./config/help.ts"
-import { loadConfig } from "./config/loadConfig.ts"
+import { describeConfig, loadProcessSettings, ProcessSettings, refusal } from "./config/processSettings.ts"
 import { ControllerAppLive } from "./controller/ControllerApp.ts"
 import { RateLimitGate } from "./github/RateLimitGate.ts"
 import { KubeApiLive } from "./kube/KubeApi.ts"
@@ -19,28 +18,15 @@ import { Readiness } from "./observability/Readiness.ts"
 import { TracingLive } from "./observability/Tracing.ts"
 
 // The program's outer edge: the only place that reads process.argv/env,
-// prints outside the logger and chooses exit codes.
+// prints outside the logger and chooses exit codes. What the settings mean
+// is decided in config/ (loadProcessSettings).
 
 /** A bad setting: one line naming it on stderr, exit status 2, before any connection. */
 const refuse = (line: string) =>
   Effect.sync(() => {
-    process.stderr.write(`deployment-tracker: ${line}\n`)
+    process.stderr.write(`${line}\n`)
     process.exit(2)
   })
-
-const describeConfig = (config: ControllerConfig) => ({
-  org: config.org,
-  cluster: config.cluster,
-  logical_environment: config.logicalEnvironment,
-  physical_environment: config.physicalEnvironment,
-  base_url: config.baseUrl,
-  namespaces: config.namespaces,
-  workers: config.workers,
-  metrics_port: config.metricsPort,
-  auth: ({ None: "none", Token: "token", App: "github-app" } as const)[config.credentials._tag],
-  bulk_cluster_sync: config.bulkClusterSync,
-  leader_elect: Option.isSome(config.leaderElection)
-})
 
 const app = (config: ControllerConfig, kube: Parameters<typeof KubeApiLive>[0]) => {
   const base = Layer.mergeAll(
@@ -75,19 +61,9 @@ const exitOnLostLease = (lost: LeadershipLost) =>
     Effect.zipRight(Effect.sync(() => process.exit(1)))
   )
 
-const main = Effect.gen(function*() {
-  const loaded = yield* loadConfig(process.argv.slice(2), process.env).pipe(Effect.either)
-  if (Either.isLeft(loaded)) {
-    const error = loaded.left
-    if (error._tag === "HelpRequested") {
-      process.stdout.write(helpText())
-      return process.exit(0)
-    }
-    return yield* refuse(error.message)
-  }
-  const { config, warnings } = loaded.right
+const run = (config: ControllerConfig, warnings: ReadonlyArray<string>) => Effect.gen(function*() {
   const kube = loadKubeConfig(config.kubeconfig, process.env)
-  if (Either.isLeft(kube)) return yield* refuse(`invalid setting ${kube.left.setting}: ${kube.left.message}`)
+  if (Either.isLeft(kube)) return yield* refuse(refusal(kube.left.setting, kube.left.message))
 
   const logging = loggingLayer(config.logLevel)
   yield* Effect.forEach(warnings, (w) => Effect.logWarning(w), { discard: true }).pipe(Effect.provide(logging))
@@ -99,11 +75,24 @@ const main = Effect.gen(function*() {
     // Outermost around the app: every span is exported, and flushed after the app has stopped.
     Effect.provide(TracingLive(config.tracing)),
     // GitHub refused the App's installation at start-up: a setting to fix, not a crash.
-    Effect.catchTag("InstallationRefused", (e) => refuse(`invalid setting ${e.setting}: ${e.message}`)),
+    Effect.catchTag("InstallationRefused", (e) => refuse(refusal(e.setting, e.message))),
     // A setting that needs a permission this service account lacks.
-    Effect.catchTag("NamespacesForbidden", (e) => refuse(`invalid setting ${e.setting}: ${e.message}`)),
+    Effect.catchTag("NamespacesForbidden", (e) => refuse(refusal(e.setting, e.message))),
     Effect.provide(logging)
   )
-}).pipe(Effect.provide(NodeFileSystem.layer))
+})
+
+const main = loadProcessSettings(process.argv.slice(2), process.env).pipe(
+  Effect.flatMap(ProcessSettings.$match({
+    Help: ({ text }) =>
+      Effect.sync(() => {
+        process.stdout.write(text)
+        process.exit(0)
+      }),
+    Refuse: ({ line }) => refuse(line),
+    Run: ({ config, warnings }) => run(config, warnings)
+  })),
+  Effect.provide(NodeFileSystem.layer)
+)
 
 NodeRuntime.runMain(main, { disablePrettyLogger: true })

@@ -2,6 +2,7 @@ import { Effect, Layer } from "effect"
 import { BulkSync } from "../bulk/BulkSync.ts"
 import { Config } from "../config/Config.ts"
 import { GitHubAuthLive } from "../github/GitHubAuth.ts"
+import { GitHubRequester } from "../github/GitHubRequester.ts"
 import { EventRecorderLive } from "../events/EventRecorder.ts"
 import { MetadataReader } from "../kube/MetadataReader.ts"
 import { NamespaceWatchLive } from "../kube/NamespaceWatch.ts"
@@ -42,5 +43,6 @@ export const ControllerAppLive = ControllerLive.pipe(
   Layer.provideMerge(
     Layer.mergeAll(PodWatchLive, WorkloadWatchesLive, NamespaceWatchLive, WorkloadIndex.Default, DeploymentLedger.Default)
   ),
-  Layer.provide(Layer.merge(GitHubAuthLive, WorkloadEventsLive))
+  // One requester for every call to GitHub: the record posts, the cluster jobs, the token minting.
+  Layer.provide(Layer.merge(GitHubAuthLive, WorkloadEventsLive).pipe(Layer.provideMerge(GitHubRequester.Default)))
 )

@@ -6,7 +6,7 @@ import { Metrics } from "../observability/Metrics.ts"
 import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
 import type { WorkloadOwner } from "../kube/ObjectIdentity.ts"
 import { makeExpiringSet } from "./ExpiringSet.ts"
-import { WorkloadEvents } from "../events/WorkloadEvents.ts"
+import { type WorkloadOutcome, WorkloadEvents } from "../events/WorkloadEvents.ts"
 
 /** The original's lifetime for a digest GitHub had no attestation for. */
 export const UNKNOWN_ARTIFACT_LIFETIME = "1 hour"
@@ -56,6 +56,10 @@ export class RecordSender extends Effect.Service<RecordSender>()("deployment-tra
 
     const send = (record: DeploymentRecord, regarding: WorkloadOwner): Effect.Effect<SendOutcome> =>
       Effect.gen(function*() {
+        /** A record GitHub will not take: remembered for an hour, logged, told to the workload. */
+        const declined = (remember: Effect.Effect<void>, log: Effect.Effect<void>, outcome: WorkloadOutcome) =>
+          remember.pipe(Effect.zipRight(log), Effect.zipRight(events.report(regarding, outcome)), Effect.as("declined" as const))
+
         if (yield* unknownArtifacts.has(record.digest)) {
           metrics.postUnknownArtifactCacheHit.inc()
           yield* Effect.logDebug("Digest had no attestation recently; not sent")
@@ -76,35 +80,23 @@ export class RecordSender extends Effect.Service<RecordSender>()("deployment-tra
           Effect.as("accepted" as const),
           Effect.catchTags({
             NoArtifact: (e) =>
-              unknownArtifacts.add(record.digest).pipe(
-                Effect.zipRight(
-                  (e.reason === "no_artifacts_found"
-                    ? Effect.logInfo("No artifact found; digest cached as unknown")
-                    // Usually a wrong org or a token that cannot see it: worth a look.
-                    : Effect.logWarning("GitHub answered 404; the digest is not posted again for an hour")).pipe(
-                    Effect.annotateLogs({ reason: e.reason, message: e.message })
-                  )
+              declined(
+                unknownArtifacts.add(record.digest),
+                (e.reason === "no_artifacts_found"
+                  ? Effect.logInfo("No artifact found; digest cached as unknown")
+                  // Usually a wrong org or a token that cannot see it: worth a look.
+                  : Effect.logWarning("GitHub answered 404; the digest is not posted again for an hour")).pipe(
+                  Effect.annotateLogs({ reason: e.reason, message: e.message })
                 ),
-                Effect.zipRight(events.report(regarding, {
-                  _tag: "UnknownArtifact",
-                  deploymentName: record.deployment_name,
-                  digest: record.digest,
-                  message: e.message
-                })),
-                Effect.as("declined" as const)
+                { _tag: "UnknownArtifact", deploymentName: record.deployment_name, digest: record.digest, message: e.message }
               ),
             ClientError: (e) =>
-              refused.add(fingerprint).pipe(
-                Effect.zipRight(Effect.logWarning("GitHub refused the record; not sending it again for an hour").pipe(
+              declined(
+                refused.add(fingerprint),
+                Effect.logWarning("GitHub refused the record; not sending it again for an hour").pipe(
                   Effect.annotateLogs({ http_status: e.status, error: e.message })
-                )),
-                Effect.zipRight(events.report(regarding, {
-                  _tag: "Refused",
-                  deploymentName: record.deployment_name,
-                  status: e.status,
-                  message: e.message
-                })),
-                Effect.as("declined" as const)
+                ),
+                { _tag: "Refused", deploymentName: record.deployment_name, status: e.status, message: e.message }
               ),
             HardFailure: (e) =>
               Effect.logError("Posting the record failed; its workload will be retried").pipe(

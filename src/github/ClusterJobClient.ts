@@ -1,8 +1,7 @@
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Clock, Context, Data, Duration, Effect, Either, Schedule } from "effect"
+import { Context, Data, Duration, Effect, Either, Schedule } from "effect"
 import { Config } from "../config/Config.ts"
 import { Metrics } from "../observability/Metrics.ts"
-import { classifyFailure } from "./classifyResponse.ts"
+import { boundedBody } from "./classifyResponse.ts"
 import {
   type ClusterJobRequest,
   isFinished,
@@ -13,11 +12,9 @@ import {
   parseJobAccepted,
   parseJobStatus
 } from "./ClusterJob.ts"
-import { RATE_LIMIT_ROUNDS, softFailureRetry } from "./DeploymentRecordClient.ts"
-import { ClientError, HardFailure, type RateLimited, SoftFailure } from "./errors.ts"
+import type { ClientError, HardFailure } from "./errors.ts"
 import { GitHubAuth } from "./GitHubAuth.ts"
-import { boundedBody, exchange, gitHubHeaders, type GitHubResponse, makeGitHubHttpClient } from "./GitHubHttp.ts"
-import { RateLimitGate } from "./RateLimitGate.ts"
+import { type GitHubResponse, GitHubRequester } from "./GitHubRequester.ts"
 
 /** 409: a job for this cluster is already pending or processing. */
 export class JobConflict extends Data.TaggedError("JobConflict")<{
@@ -72,103 +69,39 @@ export class JobPolling extends Context.Reference<JobPolling>()("deployment-trac
 
 /**
  * Client of the cluster deployment-records jobs endpoints
- * (`/orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}/jobs`).
- * Same headers, shared rate-limit gate, response classifier and retry
- * policies as the per-record client; a 401 refreshes the credential once
- * and the request is sent once more.
+ * (`/orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}/jobs`),
+ * through GitHubRequester like the per-record client: what the answers
+ * mean and how they are counted.
  */
 export class ClusterJobClient extends Effect.Service<ClusterJobClient>()("deployment-tracker/ClusterJobClient", {
-  scoped: Effect.gen(function*() {
+  effect: Effect.gen(function*() {
     const config = yield* Config
     const metrics = yield* Metrics
-    const gate = yield* RateLimitGate
     const auth = yield* GitHubAuth
+    const requester = yield* GitHubRequester
     // Read once, like the rest of the configuration: a layer sets it.
     const polling = yield* JobPolling
-    const http = yield* makeGitHubHttpClient(config.apiRequestTimeout, config.baseUrl, config.egress)
-    const jobsUrl = `${config.baseUrl}/orgs/${encodeURIComponent(config.org)}/artifacts/metadata/deployment-record/cluster/${
+    const jobsPath = `/orgs/${encodeURIComponent(config.org)}/artifacts/metadata/deployment-record/cluster/${
       encodeURIComponent(config.cluster)
     }/jobs`
+    const retryMessage = "Cluster job request failed; retrying"
 
-    /** One exchange with the current credential; a timed attempt. */
-    const sendWithCredential = (build: () => HttpClientRequest.HttpClientRequest) =>
-      Effect.gen(function*() {
-        const authorization = yield* auth.authorization.pipe(
-          Effect.mapError((e) => new SoftFailure({ reason: e.reason }))
-        )
-        const started = yield* Clock.currentTimeMillis
-        return yield* exchange(http, build().pipe(HttpClientRequest.setHeaders(gitHubHeaders(authorization)))).pipe(
-          Effect.ensuring(
-            Clock.currentTimeMillis.pipe(Effect.map((now) => metrics.postAttemptSeconds((now - started) / 1000)))
-          )
-        )
+    /** A 2xx answer's body decoded, or an UnexpectedResponse. */
+    const decoded = <A>(response: GitHubResponse, what: string, parse: (body: string) => Either.Either<A, string>) =>
+      Either.match(parse(response.body), {
+        onLeft: (reason) =>
+          Effect.fail(
+            new UnexpectedResponse({ status: response.status, reason: `${what} does not parse: ${reason}`, body: boundedBody(response.body) })
+          ),
+        onRight: Effect.succeed
       })
-
-    /** An exchange; after a 401 the credential is refreshed and the request sent once more. */
-    const sendOnce = (build: () => HttpClientRequest.HttpClientRequest) =>
-      sendWithCredential(build).pipe(
-        Effect.flatMap((response) =>
-          response.status === 401
-            ? auth.refresh.pipe(Effect.zipRight(sendWithCredential(build)))
-            : Effect.succeed(response)
-        )
-      )
-
-    /**
-     * Sends through the shared gate with the per-record client's retries:
-     * rate limits wait at the gate (a few rounds), 5xx/network errors back
-     * off (3 retries). `interpret` turns a response into the result or a
-     * typed failure; RateLimited and SoftFailure from it are retried.
-     */
-    const send = <A, E extends { readonly _tag: string }>(
-      build: () => HttpClientRequest.HttpClientRequest,
-      interpret: (response: GitHubResponse, receivedAt: number) => Effect.Effect<A, E | RateLimited | SoftFailure>
-    ): Effect.Effect<A, E | HardFailure> =>
-      gate.guard(
-        sendOnce(build).pipe(
-          Effect.flatMap((response) => Clock.currentTimeMillis.pipe(Effect.flatMap((now) => interpret(response, now))))
-        ),
-        (e) => isRateLimited(e) ? e.wait : undefined
-      ).pipe(
-        Effect.tapError((e) => {
-          if (isRateLimited(e)) {
-            return Effect.sync(() => metrics.postRateLimited.inc()).pipe(
-              Effect.zipRight(Effect.logWarning("GitHub rate limit reached; all requests wait")),
-              Effect.annotateLogs({ status: e.status, wait: Duration.format(e.wait), reason: e.message })
-            )
-          }
-          if (isSoftFailure(e)) {
-            return Effect.sync(() => metrics.postSoftFail.inc()).pipe(
-              Effect.zipRight(Effect.logWarning("Cluster job request failed; retrying")),
-              Effect.annotateLogs({ reason: e.reason })
-            )
-          }
-          return Effect.void
-        }),
-        Effect.retry({ while: isRateLimited, times: RATE_LIMIT_ROUNDS - 1 }),
-        Effect.retry({ while: isSoftFailure, schedule: softFailureRetry }),
-        Effect.mapError((e): E | HardFailure => {
-          if (isRateLimited(e)) {
-            return new HardFailure({ reason: `still rate limited after ${RATE_LIMIT_ROUNDS} waits: ${e.message}` })
-          }
-          if (isSoftFailure(e)) return new HardFailure({ reason: `retries exhausted: ${e.reason}` })
-          // Neither of the retried kinds, so one of the interpreter's own failures.
-          return e as E
-        })
-      )
-
-    /** Any other failure: the shared classifier (a 404 is a plain client error there). */
-    const failureOf = (response: GitHubResponse, receivedAt: number) => classifyFailure({ ...response, receivedAt })
-
-    const unexpected = (response: GitHubResponse, reason: string) =>
-      new UnexpectedResponse({ status: response.status, reason, body: boundedBody(response.body) })
 
     /**
      * The job POST feeds the original's per-record counters as the original
      * does: accepted -> ok (even if the answer then does not parse), a client
      * error -> client_error, retries used up -> hard_fail, 404 (no jobs
      * endpoint) -> unknown_artifact; a 409 and a request never sent count
-     * nothing. Soft failures and rate limits are counted per attempt in `send`.
+     * nothing. Soft failures and rate limits are counted per attempt by the requester.
      */
     const countJobFailure = (e: CreateJobError): void => {
       switch (e._tag) {
@@ -197,25 +130,20 @@ export class ClusterJobClient extends Effect.Service<ClusterJobClient>()("deploy
         ? `${request.deployments.length} deployments; a job takes at most ${MAX_DEPLOYMENTS_PER_JOB}`
         : undefined)
       if (problem !== undefined) return Effect.fail(new InvalidJobRequest({ reason: problem }))
-      return send<JobAccepted, JobConflict | JobsUnavailable | ClientError | UnexpectedResponse>(
-        () => HttpClientRequest.post(jobsUrl).pipe(HttpClientRequest.bodyUnsafeJson(request)),
-        (response, receivedAt) => {
-          if (response.status >= 200 && response.status < 300) {
-            return Either.match(parseJobAccepted(response.body), {
-              onLeft: (reason) => Effect.fail(unexpected(response, `job response does not parse: ${reason}`)),
-              onRight: Effect.succeed
-            })
-          }
-          const failure = failureOf(response, receivedAt)
-          if (failure._tag === "ClientError" && response.status === 409) {
-            return Effect.fail(new JobConflict({ message: failure.message }))
-          }
-          if (failure._tag === "ClientError" && response.status === 404) {
-            return Effect.fail(new JobsUnavailable({ message: failure.message }))
-          }
-          return Effect.fail(failure)
-        }
-      ).pipe(
+      return requester.send({
+        method: "POST",
+        path: jobsPath,
+        body: request,
+        credential: auth,
+        retryMessage,
+        refine: (e) =>
+          e.status === 409
+            ? new JobConflict({ message: e.message })
+            : e.status === 404
+            ? new JobsUnavailable({ message: e.message })
+            : e
+      }).pipe(
+        Effect.flatMap((response) => decoded(response, "job response", parseJobAccepted)),
         Effect.tapBoth({
           onSuccess: () => Effect.sync(() => metrics.postOk.inc()),
           onFailure: (e) => Effect.sync(() => countJobFailure(e))
@@ -229,17 +157,8 @@ export class ClusterJobClient extends Effect.Service<ClusterJobClient>()("deploy
 
     /** Reads a job's status once. */
     const getJob = (jobId: number): Effect.Effect<JobStatus, GetJobError> =>
-      send<JobStatus, ClientError | UnexpectedResponse>(
-        () => HttpClientRequest.get(`${jobsUrl}/${jobId}`),
-        (response, receivedAt) => {
-          if (response.status >= 200 && response.status < 300) {
-            return Either.match(parseJobStatus(response.body), {
-              onLeft: (reason) => Effect.fail(unexpected(response, `job status does not parse: ${reason}`)),
-              onRight: Effect.succeed
-            })
-          }
-          return Effect.fail(failureOf(response, receivedAt))
-        }
+      requester.send({ method: "GET", path: `${jobsPath}/${jobId}`, credential: auth, retryMessage }).pipe(
+        Effect.flatMap((response) => decoded(response, "job status", parseJobStatus))
       )
 
     /**
@@ -274,6 +193,3 @@ export class ClusterJobClient extends Effect.Service<ClusterJobClient>()("deploy
     return { createJob, getJob, awaitJob } as const
   })
 }) {}
-
-const isRateLimited = (e: { readonly _tag: string }): e is RateLimited => e._tag === "RateLimited"
-const isSoftFailure = (e: { readonly _tag: string }): e is SoftFailure => e._tag === "SoftFailure"

@@ -1,35 +1,22 @@
-import * as HttpClient from "@effect/platform/HttpClient"
-import { Context, Data, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
+import { Context, Duration, Effect, Layer, Option, type Redacted, Schedule } from "effect"
 import { Config } from "../config/Config.ts"
+import { AuthUnavailable } from "./errors.ts"
+import { bearer, type Credential, GitHubRequester } from "./GitHubRequester.ts"
 import {
   type AppInstallation,
   type InstallationRefused,
   mintInstallationToken,
   type MintFailed
 } from "./installationToken.ts"
-import { makeGitHubHttpClient } from "./GitHubHttp.ts"
 import { makeInstallationTokenCache } from "./installationTokenCache.ts"
 
-export class AuthUnavailable extends Data.TaggedError("AuthUnavailable")<{
-  readonly reason: string
-}> {}
-
 /**
- * Supplies the Authorization header value for GitHub API calls. A PAT is
- * fixed; a GitHub App mints installation tokens that expire (cached, and
- * replaced before they expire), so `refresh` exists for the 401 path.
- * Without credentials there is no header at all.
+ * The credential of GitHub API calls. A PAT is fixed; a GitHub App mints
+ * installation tokens that expire (cached, and replaced before they
+ * expire), so it is `renewable` and `refresh` serves the 401 path. Without
+ * credentials there is no header at all.
  */
-export class GitHubAuth extends Context.Tag("deployment-tracker/GitHubAuth")<GitHubAuth, {
-  /**
-   * The header value (`Bearer …`), none without credentials. Fails only when
-   * no valid credential can be had right now (minting failed and the last
-   * token expired): a retriable failure for the caller.
-   */
-  readonly authorization: Effect.Effect<Option.Option<Redacted.Redacted<string>>, AuthUnavailable>
-  /** Drop any cached credential after GitHub answered 401 (the next `authorization` mints). */
-  readonly refresh: Effect.Effect<void>
-}>() {}
+export class GitHubAuth extends Context.Tag("deployment-tracker/GitHubAuth")<GitHubAuth, Credential>() {}
 
 /**
  * Retries of the start-up mint after transient failures (5xx, network,
@@ -46,15 +33,13 @@ export const startupMintRetry = Schedule.exponential("1 second").pipe(
   )
 )
 
-const bearer = (token: Redacted.Redacted<string>) => Redacted.make(`Bearer ${Redacted.value(token)}`)
-
-const patAuth = (token: Redacted.Redacted<string>): Context.Tag.Service<GitHubAuth> => {
+const patAuth = (token: Redacted.Redacted<string>): Credential => {
   const header = Option.some(bearer(token))
-  return { authorization: Effect.succeed(header), refresh: Effect.void }
+  return { authorization: Effect.succeed(header), refresh: Effect.void, renewable: false }
 }
 
 /** No credentials: no Authorization header (BASE_URL adds one, or the endpoint needs none). */
-const anonymous: Context.Tag.Service<GitHubAuth> = { authorization: Effect.succeed(Option.none()), refresh: Effect.void }
+const anonymous: Credential = { authorization: Effect.succeed(Option.none()), refresh: Effect.void, renewable: false }
 
 /**
  * GitHub App authentication: the first token is minted at start-up (unless
@@ -66,11 +51,10 @@ const anonymous: Context.Tag.Service<GitHubAuth> = { authorization: Effect.succe
  */
 export const makeAppAuth = (
   installation: AppInstallation,
-  options: { readonly requestTimeout: Duration.Duration; readonly mintAtStart: boolean }
-): Effect.Effect<Context.Tag.Service<GitHubAuth>, InstallationRefused, HttpClient.HttpClient> =>
+  options: { readonly mintAtStart: boolean }
+): Effect.Effect<Credential, InstallationRefused, GitHubRequester> =>
   Effect.gen(function*() {
-    const http = (yield* HttpClient.HttpClient).pipe(HttpClient.withTracerPropagation(false))
-    const mint = mintInstallationToken(http, installation, options.requestTimeout)
+    const mint = mintInstallationToken(yield* GitHubRequester, installation)
     const cache = yield* makeInstallationTokenCache(mint)
     if (options.mintAtStart) {
       const first = yield* mint.pipe(
@@ -97,7 +81,8 @@ export const makeAppAuth = (
         Effect.map((token) => Option.some(bearer(token.token))),
         Effect.mapError((e) => new AuthUnavailable({ reason: e.reason }))
       ),
-      refresh: cache.invalidate
+      refresh: cache.invalidate,
+      renewable: true
     }
   })
 
@@ -106,25 +91,17 @@ export const makeAppAuth = (
  * take precedence; loadConfig decided that). Fails with InstallationRefused
  * when GitHub refuses the App's installation at start-up.
  */
-export const GitHubAuthLive: Layer.Layer<GitHubAuth, InstallationRefused, Config> = Layer.unwrapEffect(
+export const GitHubAuthLive: Layer.Layer<GitHubAuth, InstallationRefused, Config | GitHubRequester> = Layer.unwrapEffect(
   Effect.map(Config, (config) => {
     const credentials = config.credentials
     if (credentials._tag === "None") return Layer.succeed(GitHubAuth, anonymous)
     if (credentials._tag === "Token") return Layer.succeed(GitHubAuth, patAuth(credentials.token))
+    // Minted through the requester, like every other call: same base URL, proxy and CAs.
     const installation: AppInstallation = {
-      baseUrl: config.baseUrl,
       appId: credentials.appId,
       installationId: credentials.installationId,
       privateKey: credentials.privateKey
     }
-    // Minting goes to the same base URL as every other call: same proxy, same CAs.
-    const mintingClient = Layer.scoped(
-      HttpClient.HttpClient,
-      makeGitHubHttpClient(config.apiRequestTimeout, config.baseUrl, config.egress)
-    )
-    return Layer.effect(
-      GitHubAuth,
-      makeAppAuth(installation, { requestTimeout: config.apiRequestTimeout, mintAtStart: !config.dryRun })
-    ).pipe(Layer.provide(mintingClient))
+    return Layer.effect(GitHubAuth, makeAppAuth(installation, { mintAtStart: !config.dryRun }))
   })
 )

@@ -1,35 +1,15 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import type { ResponseError } from "@effect/platform/HttpClientError"
-import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { EnvHttpProxyAgent } from "@effect/platform-node/Undici"
 import { Data, Duration, Effect, Option, Redacted, Stream } from "effect"
 import { type EgressSettings, proxyFor, trustedCertificates } from "../config/egress.ts"
-import { USER_AGENT } from "../version.ts"
-import { SoftFailure } from "./errors.ts"
 
 /**
- * Transport pieces every GitHub API client of this controller shares (the
- * per-record client, the cluster jobs client, the installation token
- * minting): the HTTP client with the configured timeout, the headers GitHub
- * expects, and one exchange read into plain facts.
+ * The transport under GitHubRequester: the HTTP client with the configured
+ * timeout, proxy and CAs, and a response body read up to a bound.
  */
-
-/** The REST API version we speak; the artifact-metadata routes are the same in both current versions. */
-export const GITHUB_API_VERSION = "2022-11-28"
-
-/**
- * Headers sent on every request: GitHub's recommended Accept, the pinned API
- * version, a User-Agent, and the credential when there is one (none: no
- * Authorization header, for a BASE_URL that adds it).
- */
-export const gitHubHeaders = (authorization: Option.Option<Redacted.Redacted<string>>): Record<string, string> => ({
-  accept: "application/vnd.github+json",
-  "x-github-api-version": GITHUB_API_VERSION,
-  "user-agent": USER_AGENT,
-  ...Option.match(authorization, { onNone: () => ({}), onSome: (value) => ({ authorization: Redacted.value(value) }) })
-})
 
 /**
  * The undici dispatcher for connections to `target` (the GitHub base URL):
@@ -76,13 +56,6 @@ export const makeGitHubHttpClient = (timeout: Duration.Duration, target: string,
       )
     })
   )
-
-/** A response as the classifiers want it: status, lower-cased headers, the body text. */
-export interface GitHubResponse {
-  readonly status: number
-  readonly headers: Readonly<Record<string, string | undefined>>
-  readonly body: string
-}
 
 /**
  * At most this much of a response body is read (the original's cap, 10 MiB).
@@ -146,27 +119,3 @@ export const causeOf = (cause: unknown): string => {
   }
   return parts.length === 0 ? "" : `: ${parts.join(": ")}`
 }
-
-/** Sends one request and reads the whole answer; a transport failure, timeout or oversized body is a SoftFailure. */
-export const exchange = (
-  http: HttpClient.HttpClient,
-  request: HttpClientRequest.HttpClientRequest
-): Effect.Effect<GitHubResponse, SoftFailure> =>
-  http.execute(request).pipe(
-    Effect.flatMap((response) =>
-      readBoundedText(response).pipe(Effect.map((body) => ({ status: response.status, headers: response.headers, body })))
-    ),
-    Effect.scoped,
-    Effect.catchTags({
-      RequestError: (e) => Effect.fail(new SoftFailure({ reason: `request failed: ${e.message}${causeOf(e.cause)}` })),
-      ResponseError: (e) => Effect.fail(new SoftFailure({ reason: `reading response failed: ${e.message}` })),
-      BodyTooLarge: (e) => Effect.fail(new SoftFailure({ reason: e.reason, status: e.status }))
-    })
-  )
-
-/** At most this many characters of a response body go into a log line or an error. */
-export const LOGGED_BODY_LIMIT = 500
-
-/** A body shortened for a log line. */
-export const boundedBody = (body: string, limit: number = LOGGED_BODY_LIMIT): string =>
-  body.length > limit ? `${body.slice(0, limit)}... (${body.length} characters)` : body

@@ -38,6 +38,19 @@ export const errorMessage = (body: string): string => {
   return body.slice(0, 500)
 }
 
+/** GitHub's message from an error body on one line, at most 200 characters: for an error a person reads. */
+export const shortMessage = (body: string): string => {
+  const message = errorMessage(body).replace(/\s+/g, " ").trim()
+  return message.length > 200 ? `${message.slice(0, 200)}...` : message
+}
+
+/** At most this many characters of a response body go into a log line or an error. */
+export const LOGGED_BODY_LIMIT = 500
+
+/** A body shortened for a log line. */
+export const boundedBody = (body: string, limit: number = LOGGED_BODY_LIMIT): string =>
+  body.length > limit ? `${body.slice(0, limit)}... (${body.length} characters)` : body
+
 const secondaryLimit = /secondary rate limit|abuse/i
 
 /** Seconds from Retry-After (delta seconds or an HTTP date), if it parses. */

@@ -45,4 +45,9 @@ export class HardFailure extends Data.TaggedError("HardFailure")<{
   readonly reason: string
 }> {}
 
+/** No credential can be had right now (minting failed and the last token expired): worth another try later. */
+export class AuthUnavailable extends Data.TaggedError("AuthUnavailable")<{
+  readonly reason: string
+}> {}
+
 export type PostError = ClientError | NoArtifact | HardFailure

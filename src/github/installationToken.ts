@@ -1,23 +1,20 @@
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { createAppAuth } from "@octokit/auth-app"
-import { Clock, Data, Duration, Effect, Either, Option, Redacted, Schema } from "effect"
-import { classifyFailure, errorMessage, type ResponseFacts } from "./classifyResponse.ts"
-import { causeOf, gitHubHeaders, readBoundedText } from "./GitHubHttp.ts"
+import { Data, Duration, Effect, Either, Option, Redacted, Schema } from "effect"
+import { classifyFailure, type ResponseFacts, shortMessage } from "./classifyResponse.ts"
+import { bearer, type GitHubRequester } from "./GitHubRequester.ts"
 
 /**
  * Minting a GitHub App installation token: `POST
  * {baseUrl}/app/installations/{id}/access_tokens` with the App's JWT.
  * @octokit/auth-app signs the JWT (RS256, iat 30 s back, exp 10 min after,
- * iss = App ID or client ID); the request itself goes through our own HTTP
- * client so it carries the same headers, timeout and failure rules as every
- * other call to GitHub (octokit's request would send a preview Accept header
- * and its own User-Agent), and it is minted against the configured base URL
+ * iss = App ID or client ID); the request itself goes through GitHubRequester
+ * so it carries the same headers, timeout and failure rules as every other
+ * call to GitHub (octokit's request would send a preview Accept header and
+ * its own User-Agent), and it is minted against the configured base URL
  * (api.github.com, GHES /api/v3, or api.<sub>.ghe.com).
  */
 
 export interface AppInstallation {
-  readonly baseUrl: string
   /** Numeric App ID or the App's client ID. */
   readonly appId: string
   readonly installationId: string
@@ -61,12 +58,6 @@ const decodeAccessToken = Schema.decodeUnknownEither(Schema.parseJson(AccessToke
 // re-signs with the offset from the Date header once, and so do we.
 const CLOCK_SKEW = /'Expiration time' claim \('exp'\)|'Issued at' claim \('iat'\)/
 
-/** What GitHub says, bounded: never request data, only its own message. */
-const githubSays = (body: string): string => {
-  const message = errorMessage(body).replace(/\s+/g, " ").trim()
-  return message.length > 200 ? `${message.slice(0, 200)}...` : message
-}
-
 /**
  * Sorts a failed mint. 401 and 404 are definitive (octokit: "do not retry"),
  * and so is a 403 that is not a rate limit (a suspended installation); rate
@@ -77,7 +68,8 @@ export const classifyMintFailure = (
   installation: Pick<AppInstallation, "appId" | "installationId">
 ): InstallationRefused | MintFailed => {
   const failure = classifyFailure(facts)
-  const says = githubSays(facts.body)
+  // What GitHub says, bounded: never request data, only its own message.
+  const says = shortMessage(facts.body)
   switch (failure._tag) {
     case "RateLimited":
       return new MintFailed({ reason: `rate limited (HTTP ${failure.status}): ${says}`, retryAfter: failure.wait })
@@ -133,40 +125,21 @@ const signJwt = (installation: AppInstallation, offsetSeconds: number) =>
   }).pipe(Effect.map((auth) => Redacted.make(auth.token)))
 
 /**
- * Mints one installation token. `timeout` bounds each request. A 401 caused
- * by clock skew is retried once with a JWT signed on GitHub's time.
+ * Mints one installation token. A 401 caused by clock skew is retried once
+ * with a JWT signed on GitHub's time. Only the exchange of the requester:
+ * minting happens inside an API call that holds the gate and the permit.
  */
 export const mintInstallationToken = (
-  http: HttpClient.HttpClient,
-  installation: AppInstallation,
-  timeout: Duration.Duration
+  requester: Pick<GitHubRequester, "exchange">,
+  installation: AppInstallation
 ): Effect.Effect<InstallationToken, InstallationRefused | MintFailed> => {
-  const url = `${installation.baseUrl}/app/installations/${encodeURIComponent(installation.installationId)}/access_tokens`
+  const path = `/app/installations/${encodeURIComponent(installation.installationId)}/access_tokens`
 
   const attempt = (offsetSeconds: number) =>
-    Effect.gen(function*() {
-      const jwt = yield* signJwt(installation, offsetSeconds)
-      const request = HttpClientRequest.post(url).pipe(
-        HttpClientRequest.setHeaders(gitHubHeaders(Option.some(Redacted.make(`Bearer ${Redacted.value(jwt)}`))))
-      )
-      const response = yield* http.execute(request).pipe(
-        Effect.flatMap((r) => Effect.map(readBoundedText(r), (body) => ({ status: r.status, headers: r.headers, body }))),
-        Effect.scoped,
-        Effect.timeoutFail({
-          duration: timeout,
-          onTimeout: () => new MintFailed({ reason: `no answer within ${Duration.format(timeout)}`, retryAfter: Duration.zero })
-        }),
-        Effect.catchTags({
-          RequestError: (e) =>
-            Effect.fail(new MintFailed({ reason: `request failed: ${e.reason}${causeOf(e.cause)}`, retryAfter: Duration.zero })),
-          ResponseError: (e) =>
-            Effect.fail(new MintFailed({ reason: `reading the answer failed: ${e.reason}`, retryAfter: Duration.zero })),
-          BodyTooLarge: (e) => Effect.fail(new MintFailed({ reason: e.reason, retryAfter: Duration.zero }))
-        })
-      )
-      const receivedAt = yield* Clock.currentTimeMillis
-      return { ...response, receivedAt }
-    })
+    signJwt(installation, offsetSeconds).pipe(
+      Effect.flatMap((jwt) => requester.exchange({ method: "POST", path }, Option.some(bearer(jwt)))),
+      Effect.catchTag("SoftFailure", (e) => Effect.fail(new MintFailed({ reason: e.reason, retryAfter: Duration.zero })))
+    )
 
   const toToken = (facts: ResponseFacts): Either.Either<InstallationToken, InstallationRefused | MintFailed> => {
     if (facts.status !== 201 && facts.status !== 200) return Either.left(classifyMintFailure(facts, installation))

@@ -19,9 +19,11 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
     const registers = [registry]
 
     const counter = (name: string, help: string) => new Prom.Counter({ name, help, registers })
-    const labelledCounter = <L extends string>(name: string, help: string, label: L) =>
-      new Prom.Counter<L>({ name, help, labelNames: [label], registers })
+    const labelledCounter = <L extends string>(name: string, help: string, ...labelNames: readonly [L, ...Array<L>]) =>
+      new Prom.Counter<L>({ name, help, labelNames, registers })
     const gauge = (name: string, help: string) => new Prom.Gauge({ name, help, registers })
+    const labelledGauge = <L extends string>(name: string, help: string, label: L) =>
+      new Prom.Gauge<L>({ name, help, labelNames: [label], registers })
 
     const eventsProcessedOk = labelledCounter(
       "deptracker_events_processed_ok",
@@ -83,24 +85,22 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
       "Watch restarts (pods and workloads), by reason (closed, expired, error)",
       "reason"
     )
-    const stateOperations = new Prom.Counter({
-      name: "deployment_tracker_state_operations_total",
-      help:
-        "Reads (load: ok, absent, unreadable, foreign, forbidden, failed) and writes (save: ok, forbidden, failed) of the state ConfigMap",
-      labelNames: ["operation", "outcome"] as const,
-      registers
-    })
+    const stateOperations = labelledCounter(
+      "deployment_tracker_state_operations_total",
+      "Reads (load: ok, absent, unreadable, foreign, forbidden, failed) and writes (save: ok, forbidden, failed) of the state ConfigMap",
+      "operation",
+      "outcome"
+    )
     const stateNamesDropped = gauge(
       "deployment_tracker_state_names_dropped",
       "Deployed names left out of the last write of the state ConfigMap because they did not fit in its 1 MiB (the oldest)"
     )
-    const metadataReads = new Prom.Counter({
-      name: "deployment_tracker_metadata_reads_total",
-      help:
-        "Reads of single objects from the Kubernetes API (owners that are not watched, or not yet seen by a watch), by kind and result (found, absent, unreadable, error)",
-      labelNames: ["kind", "result"] as const,
-      registers
-    })
+    const metadataReads = labelledCounter(
+      "deployment_tracker_metadata_reads_total",
+      "Reads of single objects from the Kubernetes API (owners that are not watched, or not yet seen by a watch), by kind and result (found, absent, unreadable, error)",
+      "kind",
+      "result"
+    )
     const ready = gauge(
       "deployment_tracker_ready",
       "1 when /readyz answers ready (caches synced and start-up sync done, or a leader-election standby), else 0"
@@ -109,12 +109,11 @@ export class Metrics extends Effect.Service<Metrics>()("deployment-tracker/Metri
       "deployment_tracker_live",
       "1 when /healthz answers live (every watch and worker makes progress), else 0"
     )
-    const watchSilence = new Prom.Gauge({
-      name: "deployment_tracker_watch_silence_seconds",
-      help: "Seconds a watch has waited on the API server without a list page, event or bookmark (0 while its events are being handled)",
-      labelNames: ["watch"] as const,
-      registers
-    })
+    const watchSilence = labelledGauge(
+      "deployment_tracker_watch_silence_seconds",
+      "Seconds a watch has waited on the API server without a list page, event or bookmark (0 while its events are being handled)",
+      "watch"
+    )
     const rateLimitWait = gauge(
       "deployment_tracker_rate_limit_wait_seconds",
       "Seconds until GitHub's rate limit lets requests go again (0 when not limited)"

@@ -4,10 +4,8 @@ import { type GitHubSimulator, startGitHubSimulator } from "../../scripts/github
 import { BulkSync } from "../../src/bulk/BulkSync.ts"
 import type { ControllerConfig } from "../../src/config/Config.ts"
 import { JobPolling } from "../../src/github/ClusterJobClient.ts"
-import { GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
-import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
-import { Metrics } from "../../src/observability/Metrics.ts"
 import type { DeploymentRecord } from "../../src/record/DeploymentRecord.ts"
+import { gitHubLayer } from "../support/gitHubLayer.ts"
 import { TEST_TOKEN, testConfigLayer } from "../support/testConfig.ts"
 import { testDigest, testRecord } from "../support/testRecord.ts"
 
@@ -43,9 +41,7 @@ const runSync = (url: string, candidates: ReadonlyArray<DeploymentRecord>, overr
     })
     const layer = BulkSync.Default.pipe(
       Layer.provide(Layer.mergeAll(
-        Metrics.Default,
-        RateLimitGate.Default,
-        GitHubAuthLive,
+        gitHubLayer(),
         Layer.succeed(JobPolling, { schedule: Schedule.spaced("20 millis"), maxWait: Duration.seconds(20) })
       )),
       Layer.provide(testConfigLayer({ baseUrl: url, bulkClusterSync: true, ...overrides }))

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Either, Fiber, Layer, Option, Redacted, Schedule, TestClock } from "effect"
 import { type GitHubSimulator, startGitHubSimulator } from "../../scripts/github-sim/simulator.ts"
-import type { ControllerConfig } from "../../src/config/Config.ts"
+import type { Config, ControllerConfig } from "../../src/config/Config.ts"
 import type { ClusterJobDeployment, ClusterJobRequest } from "../../src/github/ClusterJob.ts"
 import {
   ClusterJobClient,
@@ -9,12 +9,12 @@ import {
   JOB_WAIT_LIMIT,
   JobPolling
 } from "../../src/github/ClusterJobClient.ts"
-import { GITHUB_API_VERSION } from "../../src/github/DeploymentRecordClient.ts"
 import { GitHubAuth, GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
-import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
+import type { GitHubRequester } from "../../src/github/GitHubRequester.ts"
+import type { InstallationRefused } from "../../src/github/installationToken.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
-import { USER_AGENT } from "../../src/version.ts"
 import { fakeGitHub } from "../support/fakeGitHub.ts"
+import { gitHubLayer } from "../support/gitHubLayer.ts"
 import { TEST_TOKEN, testConfigLayer } from "../support/testConfig.ts"
 
 const CLUSTER = "test-cluster"
@@ -43,12 +43,12 @@ const fastPolling: { readonly schedule: Schedule.Schedule<unknown>; readonly max
 
 const clientLayer = (
   overrides: Partial<ControllerConfig>,
-  auth: Layer.Layer<GitHubAuth, never, never> | undefined = undefined,
+  auth: Layer.Layer<GitHubAuth, InstallationRefused, Config | GitHubRequester> = GitHubAuthLive,
   polling: typeof fastPolling = fastPolling
 ) =>
   ClusterJobClient.Default.pipe(
-    Layer.provideMerge(Layer.mergeAll(Metrics.Default, RateLimitGate.Default, Layer.succeed(JobPolling, polling))),
-    Layer.provideMerge(auth ?? GitHubAuthLive),
+    Layer.provideMerge(Layer.succeed(JobPolling, polling)),
+    Layer.provideMerge(gitHubLayer(auth)),
     Layer.provide(testConfigLayer(overrides))
   )
 
@@ -67,7 +67,7 @@ describe("ClusterJobClient against the simulator", () => {
   afterAll(() => sim.close())
   beforeEach(() => sim.reset())
 
-  it.live("submits a job with GitHub's headers and a schema-valid body, then polls it to completed", () =>
+  it.live("submits a job with the credential and a schema-valid body, then polls it to completed", () =>
     Effect.gen(function*() {
       const request = jobRequest([deployment("api", "b"), deployment("web", "a")])
       const status = yield* withClient(sim, (client) =>
@@ -79,9 +79,6 @@ describe("ClusterJobClient against the simulator", () => {
       expect(post?.method).toBe("POST")
       expect(post?.path).toBe(JOBS_PATH)
       expect(post?.body).toEqual(request)
-      expect(post?.headers["accept"]).toBe("application/vnd.github+json")
-      expect(post?.headers["x-github-api-version"]).toBe(GITHUB_API_VERSION)
-      expect(post?.headers["user-agent"]).toBe(USER_AGENT)
       expect(post?.headers["authorization"]).toMatch(/^Bearer/)
       // Polled until it finished, and not after.
       const gets = requests.slice(1)
@@ -233,7 +230,8 @@ describe("ClusterJobClient on 401", () => {
       authorization: Effect.sync(() => Option.some(Redacted.make(refreshes.count === 0 ? "Bearer stale" : `Bearer ${TEST_TOKEN}`))),
       refresh: Effect.sync(() => {
         refreshes.count++
-      })
+      }),
+      renewable: true
     })
 
   it.live("refreshes the credential once and sends the request once more", () =>
@@ -256,7 +254,8 @@ describe("ClusterJobClient on 401", () => {
         Effect.provide(clientLayer({ baseUrl: github.url }, refreshingAuth(refreshes)))
       )
       expect(Either.isLeft(result) && result.left).toMatchObject({ _tag: "ClientError", status: 401 })
-      expect(refreshes.count).toBe(1)
+      // Every refused credential is dropped (as for record posts), but the request is not sent a third time.
+      expect(refreshes.count).toBe(2)
       expect(github.requests).toHaveLength(2)
     }).pipe(Effect.scoped))
 })

@@ -1,17 +1,16 @@
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Layer, Logger, LogLevel, Option, Redacted, Schedule } from "effect"
 import { generateKeyPairSync } from "node:crypto"
 import { type GitHubSimulator, startGitHubSimulator } from "../../scripts/github-sim/simulator.ts"
 import type { ControllerConfig } from "../../src/config/Config.ts"
 import { DeploymentRecordClient } from "../../src/github/DeploymentRecordClient.ts"
-import { GitHubAuth, GitHubAuthLive, startupMintRetry } from "../../src/github/GitHubAuth.ts"
+import { GitHubAuth, startupMintRetry } from "../../src/github/GitHubAuth.ts"
+import { GitHubRequester } from "../../src/github/GitHubRequester.ts"
 import { type AppInstallation, mintInstallationToken, MintFailed } from "../../src/github/installationToken.ts"
-import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
 import { lineLogger } from "../../src/observability/Logging.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import type { DeploymentRecord } from "../../src/record/DeploymentRecord.ts"
+import { gitHubLayer } from "../support/gitHubLayer.ts"
 import { testConfigLayer } from "../support/testConfig.ts"
 
 // GitHub App authentication against the simulator, which verifies the App's
@@ -47,17 +46,17 @@ const simulator = (options: { ttlMs?: number; basePath?: string } = {}) =>
     (sim) => Effect.promise(() => sim.close())
   )
 
-const installation = (sim: GitHubSimulator, overrides: Partial<AppInstallation> = {}): AppInstallation => ({
-  baseUrl: sim.url,
+const installation = (overrides: Partial<AppInstallation> = {}): AppInstallation => ({
   appId: APP_ID,
   installationId: String(INSTALLATION),
   privateKey: Redacted.make(keys.pkcs8),
   ...overrides
 })
 
-const mint = (target: AppInstallation) =>
-  Effect.flatMap(HttpClient.HttpClient, (http) => mintInstallationToken(http, target, Duration.seconds(5))).pipe(
-    Effect.provide(NodeHttpClient.layerUndici)
+/** Mints through a requester whose BASE_URL is the simulator's. */
+const mint = (sim: GitHubSimulator, target: AppInstallation) =>
+  Effect.flatMap(GitHubRequester, (requester) => mintInstallationToken(requester, target)).pipe(
+    Effect.provide(gitHubLayer().pipe(Layer.provide(testConfigLayer({ baseUrl: sim.url, apiRequestTimeout: Duration.seconds(5) }))))
   )
 
 const appConfig = (sim: GitHubSimulator, overrides: Partial<ControllerConfig> = {}) =>
@@ -91,7 +90,7 @@ const record = (n: number): DeploymentRecord => ({
 
 const clientLayer = (config: ReturnType<typeof appConfig>) =>
   DeploymentRecordClient.Default.pipe(
-    Layer.provideMerge(Layer.mergeAll(Metrics.Default, RateLimitGate.Default, GitHubAuthLive)),
+    Layer.provideMerge(gitHubLayer()),
     Layer.provide(config)
   )
 
@@ -111,7 +110,7 @@ describe("minting installation tokens", () => {
       for (const privateKey of [keys.pkcs1, keys.pkcs8]) {
         for (const appId of [APP_ID, CLIENT_ID]) {
           const before = Date.now()
-          const token = yield* mint(installation(sim, { appId, privateKey: Redacted.make(privateKey) }))
+          const token = yield* mint(sim, installation({ appId, privateKey: Redacted.make(privateKey) }))
           expect(Redacted.value(token.token)).toMatch(/^ghs_/)
           // expires_at has whole seconds and the Date header too: within 2 s short of the TTL, never beyond.
           expect(token.expiresAt - before).toBeLessThanOrEqual(120_000 + 50)
@@ -132,7 +131,7 @@ describe("minting installation tokens", () => {
     Effect.gen(function*() {
       const sim = yield* simulator({ basePath: "/api/v3" })
       expect(sim.url).toMatch(/\/api\/v3$/)
-      yield* mint(installation(sim))
+      yield* mint(sim, installation())
       expect(sim.requests().map((r) => r.path)).toEqual([`/api/v3/app/installations/${INSTALLATION}/access_tokens`])
       expect(sim.violations()).toEqual([])
     }).pipe(Effect.scoped))
@@ -140,7 +139,7 @@ describe("minting installation tokens", () => {
   it.live("an installation GitHub does not know is refused, naming GH_INSTALL_ID", () =>
     Effect.gen(function*() {
       const sim = yield* simulator()
-      const error = yield* Effect.flip(mint(installation(sim, { installationId: "78" })))
+      const error = yield* Effect.flip(mint(sim, installation({ installationId: "78" })))
       expect(error).toMatchObject({ _tag: "InstallationRefused", setting: "GH_INSTALL_ID", status: 404 })
       expect(error.message).toContain("installation 78")
       expectNoSecrets(error.message, sim)
@@ -149,7 +148,7 @@ describe("minting installation tokens", () => {
   it.live("a key of another App is refused (401), naming GH_APP_ID; the message has no key or JWT", () =>
     Effect.gen(function*() {
       const sim = yield* simulator()
-      const error = yield* Effect.flip(mint(installation(sim, { privateKey: Redacted.make(otherKeys.pkcs8) })))
+      const error = yield* Effect.flip(mint(sim, installation({ privateKey: Redacted.make(otherKeys.pkcs8) })))
       expect(error).toMatchObject({ _tag: "InstallationRefused", setting: "GH_APP_ID", status: 401 })
       expect(error.message).toContain("could not be decoded")
       expectNoSecrets(error.message, sim)
@@ -159,11 +158,11 @@ describe("minting installation tokens", () => {
     Effect.gen(function*() {
       const sim = yield* simulator()
       sim.setFaults({ kind: "status", status: 503, route: "create-token", count: 1 })
-      const unavailable = yield* Effect.flip(mint(installation(sim)))
+      const unavailable = yield* Effect.flip(mint(sim, installation()))
       expect(unavailable).toMatchObject({ _tag: "MintFailed" })
       expect(unavailable._tag === "MintFailed" && unavailable.reason).toContain("HTTP 503")
       sim.setFaults({ kind: "rate-limit", status: 429, route: "create-token", retryAfterSeconds: 7, count: 1 })
-      const limited = yield* Effect.flip(mint(installation(sim)))
+      const limited = yield* Effect.flip(mint(sim, installation()))
       expect(limited._tag).toBe("MintFailed")
       expect(limited._tag === "MintFailed" && Duration.toMillis(limited.retryAfter)).toBe(7000)
     }).pipe(Effect.scoped))
@@ -188,7 +187,7 @@ describe("GitHubAuthLive with App credentials", () => {
     Effect.gen(function*() {
       const sim = yield* simulator()
       sim.setFaults({ kind: "status", status: 502, route: "create-token", count: 1 })
-      const auth = yield* Effect.provide(GitHubAuth, GitHubAuthLive.pipe(Layer.provide(appConfig(sim))))
+      const auth = yield* Effect.provide(GitHubAuth, gitHubLayer().pipe(Layer.provide(appConfig(sim))))
       expect(routesOf(sim)).toEqual(["create-token:502", "create-token:201"])
       const header = Redacted.value(Option.getOrThrow(yield* auth.authorization))
       expect(header).toBe(`Bearer ${sim.installationTokens().at(-1)?.token}`)
@@ -201,7 +200,7 @@ describe("GitHubAuthLive with App credentials", () => {
       const config = appConfig(sim, {
         credentials: { _tag: "App", appId: APP_ID, installationId: "99", privateKey: Redacted.make(keys.pkcs8) }
       })
-      const exit = yield* Effect.exit(Effect.provide(GitHubAuth, GitHubAuthLive.pipe(Layer.provide(config))))
+      const exit = yield* Effect.exit(Effect.provide(GitHubAuth, gitHubLayer().pipe(Layer.provide(config))))
       expect(Exit.isFailure(exit)).toBe(true)
       if (Exit.isFailure(exit)) {
         expect(Cause.failureOption(exit.cause)).toMatchObject({ value: { _tag: "InstallationRefused", setting: "GH_INSTALL_ID" } })
@@ -211,7 +210,7 @@ describe("GitHubAuthLive with App credentials", () => {
   it.live("in dry-run nothing is minted at start", () =>
     Effect.gen(function*() {
       const sim = yield* simulator()
-      yield* Effect.provide(GitHubAuth, GitHubAuthLive.pipe(Layer.provide(appConfig(sim, { dryRun: true }))))
+      yield* Effect.provide(GitHubAuth, gitHubLayer().pipe(Layer.provide(appConfig(sim, { dryRun: true }))))
       expect(sim.requests()).toEqual([])
     }).pipe(Effect.scoped))
 })

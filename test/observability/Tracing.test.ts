@@ -1,20 +1,17 @@
 import { createServer, type IncomingHttpHeaders } from "node:http"
 import type { AddressInfo } from "node:net"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { SpanKind } from "@opentelemetry/api"
 import { Effect, Exit, Layer, Option, Redacted } from "effect"
 import { startGitHubSimulator } from "../../scripts/github-sim/simulator.ts"
 import type { TracingSettings } from "../../src/config/Config.ts"
 import { DeploymentRecordClient } from "../../src/github/DeploymentRecordClient.ts"
-import { GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
-import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
 import { SpanAttribute, SpanName } from "../../src/observability/eventTrace.ts"
-import { Metrics } from "../../src/observability/Metrics.ts"
 import { EventTracing } from "../../src/observability/eventTrace.ts"
 import { exportingTracerLayer, orTracingOff, TracingLive, TracingSetupError } from "../../src/observability/Tracing.ts"
 import type { DeploymentRecord } from "../../src/record/DeploymentRecord.ts"
 import { VERSION } from "../../src/version.ts"
+import { gitHubLayer } from "../support/gitHubLayer.ts"
 import { TEST_TOKEN, testConfigLayer } from "../support/testConfig.ts"
 import { testDigest, testRecord } from "../support/testRecord.ts"
 import { captureLogs, inMemoryTracing, parentOf, spanNamed, TEST_SERVICE } from "./inMemoryTracing.ts"
@@ -28,7 +25,7 @@ const simulator = Effect.acquireRelease(
 
 const clientLayer = (baseUrl: string) =>
   DeploymentRecordClient.Default.pipe(
-    Layer.provideMerge(Layer.mergeAll(Metrics.Default, RateLimitGate.Default, GitHubAuthLive, NodeHttpClient.layerUndici)),
+    Layer.provideMerge(gitHubLayer()),
     Layer.provide(testConfigLayer({ baseUrl }))
   )
 

@@ -1,11 +1,8 @@
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { SpanKind } from "@opentelemetry/api"
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import { Effect, Fiber, Layer, TestClock } from "effect"
 import { DeploymentRecordClient } from "../../src/github/DeploymentRecordClient.ts"
-import { GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
-import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
 import {
   continueTrace,
   SpanAttribute,
@@ -15,9 +12,9 @@ import {
   traceRequeue,
   withRecordBuildSpan
 } from "../../src/observability/eventTrace.ts"
-import { Metrics } from "../../src/observability/Metrics.ts"
 import type { DeploymentRecord } from "../../src/record/DeploymentRecord.ts"
 import { fakeGitHub } from "../support/fakeGitHub.ts"
+import { gitHubLayer } from "../support/gitHubLayer.ts"
 import { testConfigLayer } from "../support/testConfig.ts"
 import { inMemoryTracing, parentOf, spanNamed } from "./inMemoryTracing.ts"
 
@@ -43,7 +40,7 @@ const record: DeploymentRecord = {
 
 const clientLayer = (baseUrl: string) =>
   DeploymentRecordClient.Default.pipe(
-    Layer.provide(Layer.mergeAll(Metrics.Default, RateLimitGate.Default, GitHubAuthLive, NodeHttpClient.layerUndici)),
+    Layer.provide(gitHubLayer()),
     Layer.provide(testConfigLayer({ baseUrl }))
   )
 
