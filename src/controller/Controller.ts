@@ -17,6 +17,7 @@ import { Liveness } from "../observability/Liveness.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { Readiness } from "../observability/Readiness.ts"
 import { DeployedStatePersistence } from "../state/DeployedStatePersistence.ts"
+import { yieldToEventLoop } from "../support/eventLoop.ts"
 import { type Attribution, workloadKey } from "../workload/Attribution.ts"
 import { makePodAttributor, NEEDS_READ } from "../workload/PodAttributor.ts"
 import type { DesiredRecord } from "./planChanges.ts"
@@ -68,6 +69,12 @@ interface PendingWork {
 }
 
 /** An update that changes the pod's identity, owner or anything the desired state reads. */
+/** Pod deltas handled between two turns of the event loop (about 5 ms of work). */
+const POD_SLICE = 1000
+
+/** Workload keys whose start-up records are computed between two turns of the event loop. */
+const STARTUP_KEYS_PER_TURN = 50
+
 const isRelevantUpsert = (previous: SlimPod | undefined, current: SlimPod): boolean =>
   previous === undefined || previous.uid !== current.uid || podTrigger(previous, current) !== undefined
 
@@ -146,9 +153,19 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
    * (nearly always: no effect per delta), the few that need a read made
    * concurrently, then the deltas applied in order.
    */
-  const applyPodChunk = (chunk: Chunk.Chunk<Delta<SlimPod>>): Effect.Effect<void> =>
+  const applyPodChunk = (chunk: Chunk.Chunk<Delta<SlimPod>>): Effect.Effect<void> => {
+    const deltas = Chunk.toReadonlyArray(chunk)
+    if (deltas.length <= POD_SLICE) return applyPodSlice(deltas)
+    // A list's deltas come as one chunk (100,000 at 100,000 pods): in slices,
+    // with the event loop let through between them, so /healthz and /readyz
+    // answer while a large list is indexed.
+    const slices: Array<ReadonlyArray<Delta<SlimPod>>> = []
+    for (let i = 0; i < deltas.length; i += POD_SLICE) slices.push(deltas.slice(i, i + POD_SLICE))
+    return Effect.forEach(slices, (slice) => Effect.zipRight(applyPodSlice(slice), yieldToEventLoop), { discard: true })
+  }
+
+  const applyPodSlice = (deltas: ReadonlyArray<Delta<SlimPod>>): Effect.Effect<void> =>
     Effect.gen(function*() {
-      const deltas = Chunk.toReadonlyArray(chunk)
       const attributions = new Array<Attribution | undefined>(deltas.length)
       const reads: Array<number> = []
       const relevant = new Array<boolean>(deltas.length)
@@ -339,7 +356,10 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
    */
   const startupSync = Effect.gen(function*() {
     const byName = new Map<string, { readonly key: string; readonly desired: DesiredRecord }>()
+    let computed = 0
     for (const key of [...index.keys()]) {
+      // Probes are answered while the records of a large cluster are computed.
+      if (++computed % STARTUP_KEYS_PER_TURN === 0) yield* yieldToEventLoop
       for (const desired of yield* reconciler.startupRecords(key)) {
         if (!byName.has(desired.record.deployment_name)) byName.set(desired.record.deployment_name, { key, desired })
       }
