@@ -6,6 +6,7 @@ import { helpText } from "./config/help.ts"
 import { loadConfig } from "./config/loadConfig.ts"
 import { ControllerAppLive } from "./controller/ControllerApp.ts"
 import { RateLimitGate } from "./github/RateLimitGate.ts"
+import type { ClusterCredentials } from "./kube/ClusterCredentials.ts"
 import { KubeApiLive } from "./kube/KubeApi.ts"
 import { loadKubeConfig } from "./kube/loadKubeConfig.ts"
 import { runLeaderElected } from "./leader/LeaderElection.ts"
@@ -28,7 +29,7 @@ const refuse = (line: string) =>
     process.exit(2)
   })
 
-const describeConfig = (config: ControllerConfig) => ({
+const describeConfig = (config: ControllerConfig, kube: ClusterCredentials) => ({
   org: config.org,
   cluster: config.cluster,
   logical_environment: config.logicalEnvironment,
@@ -39,10 +40,11 @@ const describeConfig = (config: ControllerConfig) => ({
   metrics_port: config.metricsPort,
   auth: ({ None: "none", Token: "token", App: "github-app" } as const)[config.credentials._tag],
   bulk_cluster_sync: config.bulkClusterSync,
-  leader_elect: Option.isSome(config.leaderElection)
+  leader_elect: Option.isSome(config.leaderElection),
+  kube_credentials: kube.source
 })
 
-const app = (config: ControllerConfig, kube: Parameters<typeof KubeApiLive>[0]) => {
+const app = (config: ControllerConfig, kube: ClusterCredentials) => {
   const base = Layer.mergeAll(
     Layer.succeed(Config, config),
     Metrics.Default,
@@ -86,13 +88,13 @@ const main = Effect.gen(function*() {
     return yield* refuse(error.message)
   }
   const { config, warnings } = loaded.right
-  const kube = loadKubeConfig(config.kubeconfig, process.env)
+  const kube = yield* loadKubeConfig(config.kubeconfig, process.env).pipe(Effect.either)
   if (Either.isLeft(kube)) return yield* refuse(`invalid setting ${kube.left.setting}: ${kube.left.message}`)
 
   const logging = loggingLayer(config.logLevel)
   yield* Effect.forEach(warnings, (w) => Effect.logWarning(w), { discard: true }).pipe(Effect.provide(logging))
   yield* Effect.logInfo("Starting deployment-tracker").pipe(
-    Effect.annotateLogs(describeConfig(config)),
+    Effect.annotateLogs(describeConfig(config, kube.right)),
     Effect.provide(logging)
   )
   return yield* app(config, kube.right).pipe(

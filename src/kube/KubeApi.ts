@@ -3,9 +3,9 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Agent } from "@effect/platform-node/Undici"
-import type { KubeConfig } from "@kubernetes/client-node"
 import { Context, Data, Effect, Layer, Stream } from "effect"
 import { USER_AGENT } from "../version.ts"
+import type { ClusterCredentials, CredentialsError } from "./ClusterCredentials.ts"
 
 /**
  * A failed call to the Kubernetes API. `status` is the HTTP status (0 for a
@@ -55,33 +55,17 @@ export const acceptHeader = (as: Representation | undefined, list: boolean): str
     ? `application/json;as=PartialObjectMetadata${list ? "List" : ""};g=meta.k8s.io;v=v1,application/json`
     : "application/json"
 
-interface HttpsOptions {
-  headers?: Record<string, string>
-  ca?: Buffer
-  cert?: Buffer
-  key?: Buffer
-  rejectUnauthorized?: boolean
-  servername?: string
-}
-
 /**
- * Credentials and TLS come from KubeConfig (so exec, OIDC and in-cluster
- * token files keep working, and rotated tokens are picked up); HTTP goes
- * through one long-lived undici Agent so reconnects reuse TLS sessions and
- * bodies stream with backpressure.
+ * Credentials and TLS come from the credentials' source (the service
+ * account in a pod, or a kubeconfig with exec, OIDC and the rest); HTTP
+ * goes through one long-lived undici Agent so reconnects reuse TLS sessions
+ * and bodies stream with backpressure.
  */
-export const makeKubeApi = (kc: KubeConfig) =>
+export const makeKubeApi = (credentials: ClusterCredentials) =>
   Effect.gen(function*() {
-    const cluster = kc.getCurrentCluster()
-    if (cluster === null) return yield* Effect.dieMessage("kubeconfig has no current cluster")
-    const server = cluster.server.replace(/\/+$/, "")
-
-    // Read credentials and TLS material once to build the agent.
-    const initial: HttpsOptions = {}
-    yield* Effect.tryPromise({
-      try: () => kc.applyToHTTPSOptions(initial as never),
-      catch: credentialsError
-    })
+    const server = credentials.server
+    // TLS material once, to build the agent.
+    const initial = yield* Effect.mapError(credentials.tls, credentialsError)
     const agent = yield* Effect.acquireRelease(
       Effect.sync(() =>
         new Agent({
@@ -108,14 +92,7 @@ export const makeKubeApi = (kc: KubeConfig) =>
 
     // Headers are fetched per request: bearer tokens rotate (projected
     // service account tokens live about an hour).
-    const authHeaders = Effect.tryPromise({
-      try: async () => {
-        const opts: HttpsOptions = {}
-        await kc.applyToHTTPSOptions(opts as never)
-        return opts.headers ?? {}
-      },
-      catch: credentialsError
-    })
+    const authHeaders = Effect.mapError(credentials.headers, credentialsError)
 
     const request = (path: string, query: Query, accept: string) =>
       authHeaders.pipe(
@@ -192,12 +169,8 @@ export const isCollection = (path: string): boolean => {
   return rest.length === 1 || (rest[0] === "namespaces" && rest.length === 3)
 }
 
-const credentialsError = (cause: unknown) =>
-  new KubeApiError({
-    status: 0,
-    reason: "Credentials",
-    message: `cannot get cluster credentials: ${cause instanceof Error ? cause.message : String(cause)}`
-  })
+const credentialsError = (error: CredentialsError) =>
+  new KubeApiError({ status: 0, reason: "Credentials", message: error.message })
 
 /** Turns a non-2xx response into a KubeApiError, reading the Status body if any. */
 const statusError = (response: HttpClientResponse.HttpClientResponse) =>
@@ -227,5 +200,5 @@ export const parseStatus = (body: string): { reason?: string; message?: string }
   }
 }
 
-export const KubeApiLive = (kc: KubeConfig) => Layer.scoped(KubeApi, makeKubeApi(kc))
+export const KubeApiLive = (credentials: ClusterCredentials) => Layer.scoped(KubeApi, makeKubeApi(credentials))
 
