@@ -7,7 +7,9 @@ import { describe, expect, it } from "vitest"
 // What the program loads costs memory for as long as it runs (BENCHMARKS.md,
 // "Idle memory by module"). The static module graph of src/main.ts, as Node
 // resolves it before running anything, must leave out what only some runs
-// need: @kubernetes/client-node (kubeconfig files only; loaded on demand).
+// need, or what a smaller module does: @kubernetes/client-node (kubeconfig
+// files only; loaded on demand) and @effect/platform's HTTP server (three
+// fixed routes are served with node:http).
 
 const MAIN = new URL("../src/main.ts", import.meta.url).pathname
 
@@ -26,10 +28,16 @@ const staticGraph = (): ReadonlyArray<string> => {
 }
 
 describe("the program's module graph", () => {
+  const graph = staticGraph()
+
   it("does not load @kubernetes/client-node until a kubeconfig file needs it", () => {
-    const graph = staticGraph()
     expect(graph.some((url) => url.endsWith("/src/kube/KubeApi.ts"))).toBe(true)
     expect(graph.filter((url) => url.includes("/node_modules/@kubernetes/client-node/"))).toEqual([])
     expect(graph.filter((url) => url.includes("/src/kube/kubeconfigCredentials.ts"))).toEqual([])
+  })
+
+  it("serves /metrics, /healthz and /readyz without @effect/platform's HTTP server", () => {
+    expect(graph.some((url) => url.endsWith("/src/observability/HttpEndpoints.ts"))).toBe(true)
+    expect(graph.filter((url) => /\/(NodeHttpServer|HttpRouter|HttpServer|HttpMiddleware)\.js$/.test(url))).toEqual([])
   })
 })
