@@ -12,7 +12,7 @@
 # against the local control plane), which test/e2e/deploy.test.ts runs and
 # test/deploy/dockerfile.test.ts keeps in step with this file.
 
-# Build: the TypeScript compiler and the rest of the dev dependencies.
+# Build: the TypeScript compiler, esbuild and the rest of the dev dependencies.
 # Debian 12 (glibc) like the runtime image, so any prebuilt optional
 # dependency npm picks here also loads there.
 FROM node:24-bookworm-slim AS build
@@ -23,8 +23,10 @@ COPY package.json package-lock.json ./
 # the base image is Node 24).
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.ts ./scripts/build.ts
 COPY src ./src
-RUN npx tsc -p tsconfig.build.json
+# Type-check src/, then bundle it into dist/ (scripts/build.ts says why).
+RUN npm run build
 
 # Production dependencies only, installed from the lockfile.
 FROM node:24-bookworm-slim AS production-dependencies

@@ -1,8 +1,10 @@
+import { build } from "esbuild"
 import { spawnSync } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
+import { bundleOptions, startUpInputs, startUpProblem } from "../scripts/build.ts"
 
 // What the program loads costs memory for as long as it runs (BENCHMARKS.md,
 // "Idle memory by module"). The static module graph of src/main.ts, as Node
@@ -39,5 +41,45 @@ describe("the program's module graph", () => {
   it("serves /metrics, /healthz and /readyz without @effect/platform's HTTP server", () => {
     expect(graph.some((url) => url.endsWith("/src/observability/HttpEndpoints.ts"))).toBe(true)
     expect(graph.filter((url) => /\/(NodeHttpServer|HttpRouter|HttpServer|HttpMiddleware)\.js$/.test(url))).toEqual([])
+  })
+})
+
+// The built program (scripts/build.ts): the same rule for the bundle's
+// chunks. Code imported on demand stays in chunks of its own (splitting), and
+// the build fails when @kubernetes/client-node lands in a start-up chunk.
+describe("the bundle's start-up chunks", () => {
+  it("hold neither @kubernetes/client-node nor kubeconfigCredentials.ts, which are bundled in a chunk loaded on demand", async () => {
+    const result = await build({ ...bundleOptions(join(tmpdir(), "dt-bundle")), write: false, logLevel: "silent" })
+    const startUp = startUpInputs(result.metafile)
+    expect(startUp).toContain("src/kube/KubeApi.ts")
+    expect(startUp.filter((input) => input.includes("@kubernetes/client-node/") || input.endsWith("kubeconfigCredentials.ts"))).toEqual([])
+    const everything = Object.values(result.metafile.outputs).flatMap((output) => Object.keys(output.inputs))
+    expect(everything).toContain("src/kube/kubeconfigCredentials.ts")
+    expect(everything.some((input) => input.includes("node_modules/@kubernetes/client-node/"))).toBe(true)
+    expect(startUpProblem(result.metafile)).toBeUndefined()
+  })
+
+  it("the build's check names client-node when a start-up chunk holds it", () => {
+    const output = (inputs: ReadonlyArray<string>, imports: ReadonlyArray<string>, entryPoint?: string) => ({
+      bytes: 0,
+      exports: [],
+      inputs: Object.fromEntries(inputs.map((input) => [input, { bytesInOutput: 1 }])),
+      imports: imports.map((path) => ({ path, kind: "import-statement" as const })),
+      ...(entryPoint === undefined ? {} : { entryPoint })
+    })
+    const metafile = (clientNodeChunkImported: "statically" | "on demand") => ({
+      inputs: {},
+      outputs: {
+        "dist/main.js": {
+          ...output(["src/main.ts"], clientNodeChunkImported === "statically" ? ["dist/chunk-k.js"] : [], "src/main.ts"),
+          ...(clientNodeChunkImported === "on demand" ? { imports: [{ path: "dist/chunk-k.js", kind: "dynamic-import" as const }] } : {})
+        },
+        "dist/chunk-k.js": output(["node_modules/@kubernetes/client-node/dist/index.js"], [])
+      }
+    })
+    expect(startUpProblem(metafile("on demand"))).toBeUndefined()
+    expect(startUpProblem(metafile("statically"))).toBe(
+      "@kubernetes/client-node is loaded at start-up (node_modules/@kubernetes/client-node/dist/index.js); import it only for kubeconfig files (src/kube/loadKubeConfig.ts)"
+    )
   })
 })
