@@ -30,6 +30,14 @@ export const PRODUCTION_FILES = ["package.json", "package-lock.json", "dist"] as
 /** The runtime stage's dependency install (kept equal to the Dockerfile by a test). */
 export const PRODUCTION_INSTALL = ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund"] as const
 
+/** The runtime stage's ENV (kept equal to the Dockerfile by a test): the staged image runs with it. */
+export const IMAGE_ENV: Readonly<Record<string, string>> = {
+  NODE_ENV: "production",
+  MALLOC_ARENA_MAX: "2",
+  MALLOC_TRIM_THRESHOLD_: "131072",
+  MALLOC_MMAP_THRESHOLD_: "131072"
+}
+
 /** The image's user (distroless `nonroot`), which the manifest also sets. */
 export const RUNTIME_UID = 65532
 
@@ -168,7 +176,7 @@ export const runSandboxed = (
   options: SandboxOptions = {}
 ): { status: number | null; stdout: string; stderr: string } => {
   const { command, args: argv } = sandboxedCommand(image, args, options)
-  const result = spawnSync(command, argv, { encoding: "utf8", env: { PATH: process.env["PATH"] ?? "", HOME: image.appDir, ...env } })
+  const result = spawnSync(command, argv, { encoding: "utf8", env: { PATH: process.env["PATH"] ?? "", HOME: image.appDir, ...IMAGE_ENV, ...env } })
   if (result.error !== undefined) throw result.error
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }
@@ -181,7 +189,7 @@ export const spawnSandboxed = (
   options: SandboxOptions = {}
 ): ChildProcess => {
   const { command, args: argv } = sandboxedCommand(image, args, options)
-  return spawn(command, argv, { env: { PATH: process.env["PATH"] ?? "", HOME: image.appDir, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+  return spawn(command, argv, { env: { PATH: process.env["PATH"] ?? "", HOME: image.appDir, ...IMAGE_ENV, ...env }, stdio: ["ignore", "pipe", "pipe"] })
 }
 
 /** What a pod has to find its API server: the service account files and the service's address. */
