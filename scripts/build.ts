@@ -34,6 +34,11 @@ export const bundleOptions = (outdir: string) => ({
   format: "esm",
   platform: "node",
   target: "node24",
+  // A package's ES module build before its CommonJS one (esbuild's default
+  // for Node is the reverse): a CommonJS module imported on demand becomes a
+  // chunk that exports only `default`, and the program's named imports from
+  // it (e.g. OTLPTraceExporter) would be undefined.
+  mainFields: ["module", "main"],
   minify: true,
   keepNames: true,
   sourcemap: "linked",
@@ -66,11 +71,25 @@ export const startUpProblem = (metafile: Metafile): string | undefined => {
     : `@kubernetes/client-node is loaded at start-up (${found}); import it only for kubeconfig files (src/kube/loadKubeConfig.ts)`
 }
 
+/**
+ * Chunks imported on demand that export only `default`: a CommonJS module
+ * bundled on its own, whose named exports the importer would not find.
+ */
+export const defaultOnlyLazyChunks = (metafile: Metafile): ReadonlyArray<string> => {
+  const outputs = metafile.outputs
+  const lazy = new Set(Object.values(outputs).flatMap((output) =>
+    output.imports.filter((imported) => imported.kind === "dynamic-import" && !imported.external).map((imported) => imported.path)
+  ))
+  return [...lazy].filter((path) => outputs[path]?.exports.join() === "default")
+}
+
 if (import.meta.main) {
   const outdir = `${root}dist`
   rmSync(outdir, { recursive: true, force: true })
   const result = await build(bundleOptions(outdir))
-  const problem = startUpProblem(result.metafile)
+  const defaultOnly = defaultOnlyLazyChunks(result.metafile)
+  const problem = startUpProblem(result.metafile) ??
+    (defaultOnly.length === 0 ? undefined : `${defaultOnly.join(", ")} (imported on demand) export only a CommonJS default`)
   if (problem !== undefined) {
     process.stderr.write(`build: ${problem}\n`)
     process.exit(1)

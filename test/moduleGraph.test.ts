@@ -1,10 +1,10 @@
-import { build } from "esbuild"
+import { build, type Metafile } from "esbuild"
 import { spawnSync } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { bundleOptions, startUpInputs, startUpProblem } from "../scripts/build.ts"
+import { bundleOptions, defaultOnlyLazyChunks, startUpInputs, startUpProblem } from "../scripts/build.ts"
 
 // What the program loads costs memory for as long as it runs (BENCHMARKS.md,
 // "Idle memory by module"). The static module graph of src/main.ts, as Node
@@ -44,19 +44,31 @@ describe("the program's module graph", () => {
   })
 })
 
-// The built program (scripts/build.ts): the same rule for the bundle's
-// chunks. Code imported on demand stays in chunks of its own (splitting), and
-// the build fails when @kubernetes/client-node lands in a start-up chunk.
-describe("the bundle's start-up chunks", () => {
-  it("hold neither @kubernetes/client-node nor kubeconfigCredentials.ts, which are bundled in a chunk loaded on demand", async () => {
-    const result = await build({ ...bundleOptions(join(tmpdir(), "dt-bundle")), write: false, logLevel: "silent" })
-    const startUp = startUpInputs(result.metafile)
+// The built program (scripts/build.ts): code imported on demand stays in
+// chunks of its own (splitting). The build fails when @kubernetes/client-node
+// lands in a start-up chunk, or when a chunk imported on demand is a bare
+// CommonJS module (its named exports would be undefined to the importer).
+describe("the bundle", () => {
+  let bundling: Promise<{ readonly metafile: Metafile }> | undefined
+  /** One in-memory build for the tests below. */
+  const bundled = () => (bundling ??= build({ ...bundleOptions(join(tmpdir(), "dt-bundle")), write: false, logLevel: "silent" }))
+
+  it("holds neither @kubernetes/client-node nor kubeconfigCredentials.ts in its start-up chunks, but in a chunk loaded on demand", async () => {
+    const { metafile } = await bundled()
+    const startUp = startUpInputs(metafile)
     expect(startUp).toContain("src/kube/KubeApi.ts")
     expect(startUp.filter((input) => input.includes("@kubernetes/client-node/") || input.endsWith("kubeconfigCredentials.ts"))).toEqual([])
-    const everything = Object.values(result.metafile.outputs).flatMap((output) => Object.keys(output.inputs))
+    const everything = Object.values(metafile.outputs).flatMap((output) => Object.keys(output.inputs))
     expect(everything).toContain("src/kube/kubeconfigCredentials.ts")
     expect(everything.some((input) => input.includes("node_modules/@kubernetes/client-node/"))).toBe(true)
-    expect(startUpProblem(result.metafile)).toBeUndefined()
+    expect(startUpProblem(metafile)).toBeUndefined()
+  })
+
+  it("keeps the named exports of what is imported on demand (the OTLP exporter, OpenTelemetry's SDK): ES module builds are bundled", async () => {
+    const { metafile } = await bundled()
+    expect(defaultOnlyLazyChunks(metafile)).toEqual([])
+    const exporter = Object.values(metafile.outputs).filter((output) => output.exports.includes("OTLPTraceExporter"))
+    expect(exporter.flatMap((output) => Object.keys(output.inputs)).some((input) => input.includes("@opentelemetry/exporter-trace-otlp-http/"))).toBe(true)
   })
 
   it("the build's check names client-node when a start-up chunk holds it", () => {
