@@ -2,6 +2,7 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Either, Layer, Option } from "effect"
 import { Config, type ControllerConfig } from "./config/Config.ts"
+import { trustedCertificates } from "./config/egress.ts"
 import { helpText } from "./config/help.ts"
 import { loadConfig } from "./config/loadConfig.ts"
 import { ControllerAppLive } from "./controller/ControllerApp.ts"
@@ -51,7 +52,7 @@ const app = (config: ControllerConfig, kube: ClusterCredentials) => {
     Readiness.Default,
     Liveness.Default,
     RateLimitGate.Default,
-    KubeApiLive(kube)
+    KubeApiLive(kube, trustedCertificates(config.egress))
   )
   // The endpoints come up first and go down last; the controller's own
   // finalizer (stop watch, drain, stop workers) runs before them.

@@ -1,4 +1,4 @@
-import { Data, type Effect } from "effect"
+import { Data, type Effect, type Option, type Redacted } from "effect"
 
 /**
  * TLS material for the connections to the API server. Read once, when the
@@ -31,4 +31,10 @@ export interface ClusterCredentials {
   readonly tls: Effect.Effect<TlsMaterial, CredentialsError>
   /** The headers of one request, asked for each request: bearer tokens rotate. */
   readonly headers: Effect.Effect<Readonly<Record<string, string>>, CredentialsError>
+  /**
+   * The kubeconfig cluster's `proxy-url` (http:// or https://, may hold
+   * credentials), through which every request to the server goes; none:
+   * direct (the proxy variables are not applied, see README).
+   */
+  readonly proxy: Option.Option<Redacted.Redacted<string>>
 }

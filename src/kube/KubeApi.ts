@@ -2,10 +2,11 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Agent } from "@effect/platform-node/Undici"
-import { Context, Data, Effect, Layer, Stream } from "effect"
+import { Agent, type Dispatcher, ProxyAgent } from "@effect/platform-node/Undici"
+import { Context, Data, Effect, Layer, Option, Redacted, Stream } from "effect"
+import { describeProxy } from "../config/egress.ts"
 import { USER_AGENT } from "../version.ts"
-import type { ClusterCredentials, CredentialsError } from "./ClusterCredentials.ts"
+import type { ClusterCredentials, CredentialsError, TlsMaterial } from "./ClusterCredentials.ts"
 
 /**
  * A failed call to the Kubernetes API. `status` is the HTTP status (0 for a
@@ -55,33 +56,60 @@ export const acceptHeader = (as: Representation | undefined, list: boolean): str
     ? `application/json;as=PartialObjectMetadata${list ? "List" : ""};g=meta.k8s.io;v=v1,application/json`
     : "application/json"
 
+/** TCP keep-alive on the connections to the API server (or to its proxy): a dead peer is noticed under a quiet watch. */
+const KEEP_ALIVE = { keepAlive: true, keepAliveInitialDelay: 30_000 } as const
+
+/**
+ * The undici dispatcher for the API server: an Agent, or with the
+ * kubeconfig's proxy-url a ProxyAgent that tunnels every connection through
+ * the proxy (CONNECT; `user:password@` in the URL is sent as
+ * Proxy-Authorization). The cluster's TLS material is for the API server;
+ * an https:// proxy is trusted by Node's CAs plus `proxyCa`
+ * (SSL_CERT_FILE / SSL_CERT_DIR), as the GitHub proxy is.
+ */
+export const makeKubeDispatcher = (
+  tls: TlsMaterial,
+  proxy: Option.Option<Redacted.Redacted<string>>,
+  proxyCa: ReadonlyArray<string> | undefined
+): Dispatcher => {
+  const serverTls = {
+    ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+    ...(tls.key !== undefined ? { key: tls.key } : {}),
+    ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
+    ...(tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {})
+  }
+  return Option.match(proxy, {
+    onNone: () => new Agent({ connect: { ...serverTls, ...KEEP_ALIVE } }),
+    onSome: (uri) =>
+      new ProxyAgent({
+        uri: Redacted.value(uri),
+        requestTls: serverTls,
+        proxyTls: { ...KEEP_ALIVE, ...(proxyCa === undefined ? {} : { ca: [...proxyCa] }) }
+      })
+  })
+}
+
 /**
  * Credentials and TLS come from the credentials' source (the service
  * account in a pod, or a kubeconfig with exec, OIDC and the rest); HTTP
- * goes through one long-lived undici Agent so reconnects reuse TLS sessions
- * and bodies stream with backpressure.
+ * goes through one long-lived undici dispatcher (makeKubeDispatcher) so
+ * reconnects reuse TLS sessions and bodies stream with backpressure.
  */
-export const makeKubeApi = (credentials: ClusterCredentials) =>
+export const makeKubeApi = (credentials: ClusterCredentials, proxyCa?: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const server = credentials.server
-    // TLS material once, to build the agent.
+    // TLS material once, to build the dispatcher.
     const initial = yield* Effect.mapError(credentials.tls, credentialsError)
     const agent = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        new Agent({
-          connect: {
-            ...(initial.ca !== undefined ? { ca: initial.ca } : {}),
-            ...(initial.cert !== undefined ? { cert: initial.cert } : {}),
-            ...(initial.key !== undefined ? { key: initial.key } : {}),
-            ...(initial.servername !== undefined ? { servername: initial.servername } : {}),
-            ...(initial.rejectUnauthorized !== undefined ? { rejectUnauthorized: initial.rejectUnauthorized } : {}),
-            keepAlive: true,
-            keepAliveInitialDelay: 30_000
-          }
-        })
-      ),
+      Effect.sync(() => makeKubeDispatcher(initial, credentials.proxy, proxyCa)),
       (a) => Effect.promise(() => a.close())
     )
+    if (Option.isSome(credentials.proxy)) {
+      yield* Effect.logInfo("Kubernetes API requests go through a proxy").pipe(
+        Effect.annotateLogs({ proxy: describeProxy(credentials.proxy.value), source: credentials.source })
+      )
+    }
     // No trace headers to the API server and no generic client spans: a watch
     // would otherwise open a root trace of its own, and owner GETs would
     // clutter the one-trace-per-event shape (see observability/eventTrace.ts).
@@ -200,5 +228,7 @@ export const parseStatus = (body: string): { reason?: string; message?: string }
   }
 }
 
-export const KubeApiLive = (credentials: ClusterCredentials) => Layer.scoped(KubeApi, makeKubeApi(credentials))
+/** `proxyCa`: CA certificates an https:// proxy-url is trusted by, on top of Node's (config/egress.ts trustedCertificates). */
+export const KubeApiLive = (credentials: ClusterCredentials, proxyCa?: ReadonlyArray<string>) =>
+  Layer.scoped(KubeApi, makeKubeApi(credentials, proxyCa))
 

@@ -1,7 +1,7 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
 import { isIPv6 } from "node:net"
-import { Clock, Data, Duration, Effect, Redacted, Ref } from "effect"
+import { Clock, Data, Duration, Effect, Option, Redacted, Ref } from "effect"
 import type { ClusterCredentials } from "./ClusterCredentials.ts"
 
 // The pod's own credentials, as client-go's rest.InClusterConfig reads them,
@@ -105,6 +105,8 @@ export const makeInClusterCredentials = (
       source: "in-cluster config",
       server: inClusterServer(service.host, port),
       tls: Effect.succeed({ ca: Buffer.from(ca) }),
-      headers: Effect.map(token, (t) => ({ authorization: `Bearer ${Redacted.value(t)}` }))
+      headers: Effect.map(token, (t) => ({ authorization: `Bearer ${Redacted.value(t)}` })),
+      // As client-go's InClusterConfig has no proxy-url; the proxy variables are not applied (README).
+      proxy: Option.none()
     } satisfies ClusterCredentials
   })

@@ -1,6 +1,7 @@
 import { KubeConfig } from "@kubernetes/client-node"
-import { Effect, Either } from "effect"
+import { Effect, Either, Option } from "effect"
 import { type ClusterCredentials, CredentialsError, type TlsMaterial } from "./ClusterCredentials.ts"
+import { clusterProxy } from "./clusterProxy.ts"
 
 // Credentials from a kubeconfig file, with its full semantics (exec
 // plugins, OIDC, client certificates, merged KUBECONFIG lists) through
@@ -68,8 +69,13 @@ export const loadKubeconfigCredentials = (
     // explicitly off; say so now rather than fail at the first request.
     return Either.left({ setting: source.setting, message: `plain http:// API server ${cluster.server} needs insecure-skip-tls-verify: true` })
   }
+  const proxy = cluster.proxyUrl === undefined || cluster.proxyUrl === ""
+    ? Either.right(Option.none())
+    : Either.map(clusterProxy(cluster.name, cluster.proxyUrl), Option.some)
+  if (Either.isLeft(proxy)) return Either.left({ setting: source.setting, message: proxy.left })
   return Either.right({
     source: source.setting,
+    proxy: proxy.right,
     server: cluster.server.replace(/\/+$/, ""),
     tls: Effect.map(applied(kc), (o): TlsMaterial => ({
       ...(o.ca !== undefined ? { ca: o.ca } : {}),

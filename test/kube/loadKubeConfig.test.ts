@@ -1,18 +1,18 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Option } from "effect"
+import { Effect, Either, Option, Redacted } from "effect"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type CredentialLocations, loadKubeConfig } from "../../src/kube/loadKubeConfig.ts"
 
-/** A kubeconfig naming `server`, with a bearer token. */
-const kubeconfig = (dir: string, name: string, server: string) => {
+/** A kubeconfig naming `server` (and a proxy-url, if given), with a bearer token. */
+const kubeconfig = (dir: string, name: string, server: string, proxyUrl?: string) => {
   const path = join(dir, name)
   writeFileSync(path, [
     "apiVersion: v1",
     "kind: Config",
-    `clusters: [{name: c-${name}, cluster: {server: '${server}'}}]`,
+    `clusters: [{name: c-${name}, cluster: {server: '${server}'${proxyUrl === undefined ? "" : `, proxy-url: '${proxyUrl}'`}}}]`,
     `users: [{name: u-${name}, user: {token: token-of-${name}}}]`,
     `contexts: [{name: x-${name}, context: {cluster: c-${name}, user: u-${name}}}]`,
     `current-context: x-${name}`
@@ -95,4 +95,33 @@ describe("loadKubeConfig: the original's order", () => {
         message: "plain http:// API server http://127.0.0.1:8080 needs insecure-skip-tls-verify: true"
       })
     }))
+
+  it.effect("a cluster's proxy-url is used for the API server; none in-cluster (client-go's InClusterConfig has none)", () =>
+    Effect.gen(function*() {
+      const p = places()
+      const dir = mkdtempSync(join(tmpdir(), "dt-kubeconfig-"))
+      const proxied = kubeconfig(dir, "proxied", "https://api.example:6443", "http://user:secret@proxy.example:3128")
+      const credentials = yield* loadKubeConfig(Option.some(proxied), {}, p.locations)
+      expect(Option.map(credentials.proxy, Redacted.value)).toEqual(Option.some("http://user:secret@proxy.example:3128/"))
+      expect((yield* loadKubeConfig(Option.some(p.flag), {}, p.locations)).proxy).toEqual(Option.none())
+      expect((yield* loadKubeConfig(Option.none(), IN_CLUSTER, p.locations)).proxy).toEqual(Option.none())
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+  it.effect("a SOCKS5 or malformed proxy-url stops the start, naming the setting the kubeconfig came from and the cluster, credentials masked", () =>
+    Effect.gen(function*() {
+      const p = places()
+      const dir = mkdtempSync(join(tmpdir(), "dt-kubeconfig-"))
+      const socks = kubeconfig(dir, "socks", "https://api.example:6443", "socks5://user:secret@proxy.example:1080")
+      const errorOf = (flag: string | undefined, env: Record<string, string>) =>
+        load(flag, env, p.locations).pipe(Effect.either, Effect.map(Either.getLeft), Effect.map(Option.getOrThrow))
+      expect(yield* errorOf(socks, {})).toMatchObject({
+        setting: "-kubeconfig",
+        message: `proxy-url "socks5://***@proxy.example:1080" of cluster "c-socks" is a SOCKS5 proxy, which this tracker does not support; use an http:// or https:// proxy`
+      })
+      const bare = kubeconfig(dir, "bare", "https://api.example:6443", "proxy.example:3128")
+      expect(yield* errorOf(undefined, { KUBECONFIG: bare })).toMatchObject({
+        setting: "KUBECONFIG",
+        message: `proxy-url "proxy.example:3128" of cluster "c-bare" is not a URL such as http://proxy.corp.example:3128`
+      })
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
 })
