@@ -4,10 +4,9 @@
 // Why a bundle: V8 keeps the source text of every module it loads for as
 // long as the process runs (functions compile lazily from it), and Effect's
 // sources are mostly documentation comments. Loaded file by file from
-// node_modules, the program held some 12 MiB of source strings and 36 MiB of
-// heap at rest; bundled and minified, 22 MiB of heap and 12 MiB less RSS
-// (BENCHMARKS.md, "Idle memory by module"). Start-up also takes a third less
-// CPU.
+// node_modules, the program held some 78 MiB of heap and 210 MiB of RSS at
+// rest with a small cluster; bundled and minified, 40 and 140 MiB, and
+// start-up takes half the CPU (BENCHMARKS.md, "Idle memory").
 //
 // Code loaded on demand stays out of the entry's chunks (`splitting`):
 // kubeconfig files bring @kubernetes/client-node, which a pod running

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest"
 import { bundleOptions, defaultOnlyLazyChunks, startUpInputs, startUpProblem } from "../scripts/build.ts"
 
 // What the program loads costs memory for as long as it runs (BENCHMARKS.md,
-// "Idle memory by module"). The static module graph of src/main.ts, as Node
+// "Idle memory"). The static module graph of src/main.ts, as Node
 // resolves it before running anything, must leave out what only some runs
 // need, or what a smaller module does: @kubernetes/client-node (kubeconfig
 // files only; loaded on demand) and @effect/platform's HTTP server (three

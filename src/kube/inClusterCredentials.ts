@@ -6,8 +6,8 @@ import type { ClusterCredentials } from "./ClusterCredentials.ts"
 
 // The pod's own credentials, as client-go's rest.InClusterConfig reads them,
 // without @kubernetes/client-node: loading its KubeConfig loads the whole
-// generated API (some 85 MiB of RSS, BENCHMARKS.md "Idle memory by
-// module") for what is two files and two environment variables.
+// generated API (some 55 MiB of RSS, BENCHMARKS.md "Idle memory") for
+// what is two files and two environment variables.
 
 /** Where the kubelet mounts the service account's files. */
 export interface ServiceAccountFiles {

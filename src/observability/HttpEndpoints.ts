@@ -7,9 +7,9 @@ import { Metrics } from "./Metrics.ts"
 import { Readiness } from "./Readiness.ts"
 
 // Three fixed GET routes on node:http. @effect/platform's HTTP server (router,
-// middleware, request and response models) cost about 30 MiB of RSS that
-// the process kept for its whole life (BENCHMARKS.md, "Idle memory by
-// module") to serve what fits in a table.
+// middleware, request and response models) cost about 12 MiB of RSS that
+// the process kept for its whole life (BENCHMARKS.md, "Idle memory") to
+// serve what fits in a table.
 
 /** An answer: status, content type and body. */
 export interface Reply {
