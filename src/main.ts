@@ -2,9 +2,11 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Either, Layer, Option } from "effect"
 import { Config, type ControllerConfig } from "./config/Config.ts"
+import { trustedCertificates } from "./config/egress.ts"
 import { describeConfig, loadProcessSettings, ProcessSettings, refusal } from "./config/processSettings.ts"
 import { ControllerAppLive } from "./controller/ControllerApp.ts"
 import { RateLimitGate } from "./github/RateLimitGate.ts"
+import type { ClusterCredentials } from "./kube/ClusterCredentials.ts"
 import { KubeApiLive } from "./kube/KubeApi.ts"
 import { loadKubeConfig } from "./kube/loadKubeConfig.ts"
 import { runLeaderElected } from "./leader/LeaderElection.ts"
@@ -28,14 +30,14 @@ const refuse = (line: string) =>
     process.exit(2)
   })
 
-const app = (config: ControllerConfig, kube: Parameters<typeof KubeApiLive>[0]) => {
+const app = (config: ControllerConfig, kube: ClusterCredentials) => {
   const base = Layer.mergeAll(
     Layer.succeed(Config, config),
     Metrics.Default,
     Readiness.Default,
     Liveness.Default,
     RateLimitGate.Default,
-    KubeApiLive(kube)
+    KubeApiLive(kube, trustedCertificates(config.egress))
   )
   // The endpoints come up first and go down last; the controller's own
   // finalizer (stop watch, drain, stop workers) runs before them.
@@ -62,13 +64,13 @@ const exitOnLostLease = (lost: LeadershipLost) =>
   )
 
 const run = (config: ControllerConfig, warnings: ReadonlyArray<string>) => Effect.gen(function*() {
-  const kube = loadKubeConfig(config.kubeconfig, process.env)
+  const kube = yield* loadKubeConfig(config.kubeconfig, process.env).pipe(Effect.either)
   if (Either.isLeft(kube)) return yield* refuse(refusal(kube.left.setting, kube.left.message))
 
   const logging = loggingLayer(config.logLevel)
   yield* Effect.forEach(warnings, (w) => Effect.logWarning(w), { discard: true }).pipe(Effect.provide(logging))
   yield* Effect.logInfo("Starting deployment-tracker").pipe(
-    Effect.annotateLogs(describeConfig(config)),
+    Effect.annotateLogs({ ...describeConfig(config), kube_credentials: kube.right.source }),
     Effect.provide(logging)
   )
   return yield* app(config, kube.right).pipe(

@@ -15,11 +15,12 @@
 // capabilities and no_new_privs; as another user, a user namespace makes
 // the remount possible and the process keeps that user's (lack of) rights.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { chmodSync, chownSync, constants, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs"
+import { chmodSync, constants, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { KubeConfig } from "@kubernetes/client-node"
+import { mountServiceAccountLines, stageServiceAccount } from "./serviceAccountMount.ts"
 
 export const REPO_ROOT: string = fileURLToPath(new URL("../../", import.meta.url))
 
@@ -28,6 +29,14 @@ export const PRODUCTION_FILES = ["package.json", "package-lock.json", "dist"] as
 
 /** The runtime stage's dependency install (kept equal to the Dockerfile by a test). */
 export const PRODUCTION_INSTALL = ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund"] as const
+
+/** The runtime stage's ENV (kept equal to the Dockerfile by a test): the staged image runs with it. */
+export const IMAGE_ENV: Readonly<Record<string, string>> = {
+  NODE_ENV: "production",
+  MALLOC_ARENA_MAX: "2",
+  MALLOC_TRIM_THRESHOLD_: "131072",
+  MALLOC_MMAP_THRESHOLD_: "131072"
+}
 
 /** The image's user (distroless `nonroot`), which the manifest also sets. */
 export const RUNTIME_UID = 65532
@@ -120,17 +129,32 @@ export const contentProblems = (appDir: string): ReadonlyArray<string> => {
   return problems
 }
 
+/** Options of a sandboxed run. */
+export interface SandboxOptions {
+  /**
+   * A folder with the pod's service account files (inClusterForImage), to
+   * appear at /var/run/secrets/kubernetes.io/serviceaccount as the kubelet
+   * mounts them.
+   */
+  readonly serviceAccountDir?: string
+}
+
 /**
  * The command that runs `node <args>` in the staged WORKDIR as the container
  * would. The wrapper refuses to start the program when a write to WORKDIR or
  * /tmp still succeeds (exit 97), so a sandbox that silently failed cannot
  * pass for a read-only one.
  */
-export const sandboxedCommand = (image: StagedImage, args: ReadonlyArray<string>): { command: string; args: Array<string> } => {
+export const sandboxedCommand = (
+  image: StagedImage,
+  args: ReadonlyArray<string>,
+  options: SandboxOptions = {}
+): { command: string; args: Array<string> } => {
   const asRoot = process.getuid?.() === 0
   const script = [
     "set -e",
     "mount --make-rprivate /",
+    ...(options.serviceAccountDir === undefined ? [] : mountServiceAccountLines(JSON.stringify(options.serviceAccountDir))),
     "mount -o remount,bind,ro /",
     "if mountpoint -q /tmp; then mount -o remount,bind,ro /tmp; fi",
     `cd "$1"`,
@@ -148,10 +172,11 @@ export const sandboxedCommand = (image: StagedImage, args: ReadonlyArray<string>
 export const runSandboxed = (
   image: StagedImage,
   args: ReadonlyArray<string>,
-  env: Readonly<Record<string, string>> = {}
+  env: Readonly<Record<string, string>> = {},
+  options: SandboxOptions = {}
 ): { status: number | null; stdout: string; stderr: string } => {
-  const { command, args: argv } = sandboxedCommand(image, args)
-  const result = spawnSync(command, argv, { encoding: "utf8", env: { PATH: process.env["PATH"] ?? "", HOME: image.appDir, ...env } })
+  const { command, args: argv } = sandboxedCommand(image, args, options)
+  const result = spawnSync(command, argv, { encoding: "utf8", env: { PATH: process.env["PATH"] ?? "", HOME: image.appDir, ...IMAGE_ENV, ...env } })
   if (result.error !== undefined) throw result.error
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }
@@ -160,39 +185,41 @@ export const runSandboxed = (
 export const spawnSandboxed = (
   image: StagedImage,
   args: ReadonlyArray<string>,
-  env: Readonly<Record<string, string>> = {}
+  env: Readonly<Record<string, string>> = {},
+  options: SandboxOptions = {}
 ): ChildProcess => {
-  const { command, args: argv } = sandboxedCommand(image, args)
-  return spawn(command, argv, { env: { PATH: process.env["PATH"] ?? "", HOME: image.appDir, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+  const { command, args: argv } = sandboxedCommand(image, args, options)
+  return spawn(command, argv, { env: { PATH: process.env["PATH"] ?? "", HOME: image.appDir, ...IMAGE_ENV, ...env }, stdio: ["ignore", "pipe", "pipe"] })
 }
 
-/** Lets the image's user read a file the caller prepared (e.g. a kubeconfig), and no one else. */
-export const grantToRuntimeUser = (path: string): void => {
-  chmodSync(path, 0o400)
-  if (process.getuid?.() === 0) chownSync(path, RUNTIME_UID, RUNTIME_UID)
+/** What a pod has to find its API server: the service account files and the service's address. */
+export interface InClusterSetup {
+  /** Mounted where the kubelet mounts the service account (SandboxOptions.serviceAccountDir). */
+  readonly serviceAccountDir: string
+  /** KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT, as the kubelet sets them. */
+  readonly env: Readonly<Record<string, string>>
+  readonly cleanup: () => void
 }
 
 /**
- * A copy of a kubeconfig for the image's user, next to the image: the CA
- * certificate embedded (the original may point at a file the user cannot
- * read), readable by that user only.
+ * The in-cluster setup of a ServiceAccount's kubeconfig (a bearer token):
+ * its token, its cluster's CA and the API server's address, as a pod of
+ * that ServiceAccount would be given them, readable by the image's user.
  */
-export const kubeconfigForImage = (image: StagedImage, source: string): string => {
+export const inClusterForImage = (source: string, namespace: string): InClusterSetup => {
   const config = new KubeConfig()
   config.loadFromFile(source)
-  const clusters = config.getClusters().map((cluster) => {
-    const { caFile, ...rest } = cluster
-    return caFile === undefined ? cluster : { ...rest, caData: readFileSync(caFile).toString("base64") }
-  })
-  const embedded = new KubeConfig()
-  embedded.loadFromOptions({
-    clusters,
-    users: config.getUsers(),
-    contexts: config.getContexts(),
-    currentContext: config.getCurrentContext()
-  })
-  const path = join(image.root, "kubeconfig")
-  writeFileSync(path, embedded.exportConfig())
-  grantToRuntimeUser(path)
-  return path
+  const cluster = config.getCurrentCluster()
+  const token = config.getCurrentUser()?.token
+  if (cluster === null || token === undefined) throw new Error(`${source}: no current cluster or no bearer token`)
+  const ca = cluster.caData !== undefined
+    ? Buffer.from(cluster.caData, "base64").toString("utf8")
+    : readFileSync(cluster.caFile ?? "", "utf8")
+  const server = new URL(cluster.server)
+  const serviceAccountDir = stageServiceAccount({ token, ca, namespace }, { uid: RUNTIME_UID })
+  return {
+    serviceAccountDir,
+    env: { KUBERNETES_SERVICE_HOST: server.hostname.replace(/^\[|\]$/g, ""), KUBERNETES_SERVICE_PORT: server.port || "443" },
+    cleanup: () => rmSync(serviceAccountDir, { recursive: true, force: true })
+  }
 }

@@ -1,11 +1,13 @@
 // The tracker from a staged image (imageContents.ts), started as the
 // container would start it: `node dist/main.js <args>` in WORKDIR, read-only,
-// as the image's user, with only the environment it is given.
+// as the image's user, with only the environment it is given, in-cluster
+// as in a pod (the service account files where the kubelet mounts them,
+// KUBERNETES_SERVICE_HOST/PORT) or with a kubeconfig file.
 import type { ChildProcess } from "node:child_process"
-import { type StagedImage, spawnSandboxed } from "./imageContents.ts"
+import { type InClusterSetup, type StagedImage, spawnSandboxed } from "./imageContents.ts"
 
 export interface ImageTrackerOptions {
-  readonly kubeconfig: string
+  readonly kube: { readonly kubeconfig: string } | { readonly inCluster: InClusterSetup }
   readonly metricsPort: number
   readonly env: Readonly<Record<string, string>>
   readonly args?: ReadonlyArray<string>
@@ -25,11 +27,19 @@ export interface ImageTracker {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 export const startImageTracker = (image: StagedImage, options: ImageTrackerOptions): ImageTracker => {
-  const child: ChildProcess = spawnSandboxed(
-    image,
-    ["dist/main.js", "-kubeconfig", options.kubeconfig, `-metrics-port=${options.metricsPort}`, ...(options.args ?? [])],
-    options.env
-  )
+  const kube = options.kube
+  const child: ChildProcess = "kubeconfig" in kube
+    ? spawnSandboxed(
+      image,
+      ["dist/main.js", "-kubeconfig", kube.kubeconfig, `-metrics-port=${options.metricsPort}`, ...(options.args ?? [])],
+      options.env
+    )
+    : spawnSandboxed(
+      image,
+      ["dist/main.js", `-metrics-port=${options.metricsPort}`, ...(options.args ?? [])],
+      { ...options.env, ...kube.inCluster.env },
+      { serviceAccountDir: kube.inCluster.serviceAccountDir }
+    )
   const lines: Array<string> = []
   for (const stream of [child.stdout, child.stderr]) {
     let partial = ""

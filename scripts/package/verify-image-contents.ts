@@ -8,10 +8,12 @@
 //    checks its contents: the production files, every production package,
 //    no dev-only package;
 // 2. runs `node dist/main.js --help` there, read-only, as user 65532;
-// 3. starts it against a control plane as the manifest's ServiceAccount
-//    (a fresh local one unless --kubeconfig names a ServiceAccount's
-//    kubeconfig) and waits for "Caches synced" and /readyz; prints its
-//    RSS; SIGTERM must end it with exit 0.
+// 3. starts it in-cluster as a pod of the manifest's ServiceAccount would
+//    run (its token and CA where the kubelet mounts them,
+//    KUBERNETES_SERVICE_HOST/PORT; a fresh local control plane unless
+//    --kubeconfig names a ServiceAccount's kubeconfig to take them from) and
+//    waits for "Caches synced" and /readyz; prints its RSS; SIGTERM must end
+//    it with exit 0.
 // --repo-root stages another checkout's package.json, lockfile and dist/.
 // Exit status 0 when all of it holds, 1 otherwise.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -20,7 +22,7 @@ import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { down, kubectl, serviceAccountKubeconfig, up } from "../cluster/controlPlane.ts"
 import { freePorts } from "../cluster/processes.ts"
-import { contentProblems, kubeconfigForImage, REPO_ROOT, runSandboxed, stageImage } from "./imageContents.ts"
+import { contentProblems, inClusterForImage, REPO_ROOT, runSandboxed, stageImage } from "./imageContents.ts"
 import { startImageTracker } from "./imageTracker.ts"
 
 const log = (message: string) => process.stderr.write(`[verify-image] ${message}\n`)
@@ -55,8 +57,9 @@ const main = async (): Promise<number> => {
       source = await serviceAccountKubeconfig({ stateDir: clusterDir, namespace: "deployment-tracker", name: "deployment-tracker" })
     }
     const [metricsPort] = await freePorts(1)
+    const inCluster = inClusterForImage(source, "deployment-tracker")
     const tracker = startImageTracker(image, {
-      kubeconfig: kubeconfigForImage(image, source),
+      kube: { inCluster },
       metricsPort: metricsPort!,
       env: {
         GITHUB_ORG: "verify-image",
@@ -74,6 +77,7 @@ const main = async (): Promise<number> => {
       log(`ready: "Caches synced", /readyz 200; RSS ${((rss ?? NaN) / 2 ** 20).toFixed(1)} MiB, heap used ${((heap ?? NaN) / 2 ** 20).toFixed(1)} MiB`)
     } finally {
       const code = await tracker.stop(30_000)
+      inCluster.cleanup()
       if (code !== 0) throw new Error(`exit ${code} after SIGTERM:\n${tracker.output().slice(-20).join("\n")}`)
       log("SIGTERM: exit 0")
     }

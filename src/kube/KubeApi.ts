@@ -2,10 +2,11 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Agent } from "@effect/platform-node/Undici"
-import type { KubeConfig } from "@kubernetes/client-node"
-import { Context, Data, Effect, Layer, Stream } from "effect"
+import { Agent, type Dispatcher, ProxyAgent } from "@effect/platform-node/Undici"
+import { Context, Data, Effect, Layer, Option, Redacted, Stream } from "effect"
+import { describeProxy } from "../config/egress.ts"
 import { USER_AGENT } from "../version.ts"
+import type { ClusterCredentials, CredentialsError, TlsMaterial } from "./ClusterCredentials.ts"
 
 /**
  * A failed call to the Kubernetes API. `status` is the HTTP status (0 for a
@@ -55,49 +56,60 @@ export const acceptHeader = (as: Representation | undefined, list: boolean): str
     ? `application/json;as=PartialObjectMetadata${list ? "List" : ""};g=meta.k8s.io;v=v1,application/json`
     : "application/json"
 
-interface HttpsOptions {
-  headers?: Record<string, string>
-  ca?: Buffer
-  cert?: Buffer
-  key?: Buffer
-  rejectUnauthorized?: boolean
-  servername?: string
+/** TCP keep-alive on the connections to the API server (or to its proxy): a dead peer is noticed under a quiet watch. */
+const KEEP_ALIVE = { keepAlive: true, keepAliveInitialDelay: 30_000 } as const
+
+/**
+ * The undici dispatcher for the API server: an Agent, or with the
+ * kubeconfig's proxy-url a ProxyAgent that tunnels every connection through
+ * the proxy (CONNECT; `user:password@` in the URL is sent as
+ * Proxy-Authorization). The cluster's TLS material is for the API server;
+ * an https:// proxy is trusted by Node's CAs plus `proxyCa`
+ * (SSL_CERT_FILE / SSL_CERT_DIR), as the GitHub proxy is.
+ */
+export const makeKubeDispatcher = (
+  tls: TlsMaterial,
+  proxy: Option.Option<Redacted.Redacted<string>>,
+  proxyCa: ReadonlyArray<string> | undefined
+): Dispatcher => {
+  const serverTls = {
+    ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+    ...(tls.key !== undefined ? { key: tls.key } : {}),
+    ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
+    ...(tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {})
+  }
+  return Option.match(proxy, {
+    onNone: () => new Agent({ connect: { ...serverTls, ...KEEP_ALIVE } }),
+    onSome: (uri) =>
+      new ProxyAgent({
+        uri: Redacted.value(uri),
+        requestTls: serverTls,
+        proxyTls: { ...KEEP_ALIVE, ...(proxyCa === undefined ? {} : { ca: [...proxyCa] }) }
+      })
+  })
 }
 
 /**
- * Credentials and TLS come from KubeConfig (so exec, OIDC and in-cluster
- * token files keep working, and rotated tokens are picked up); HTTP goes
- * through one long-lived undici Agent so reconnects reuse TLS sessions and
- * bodies stream with backpressure.
+ * Credentials and TLS come from the credentials' source (the service
+ * account in a pod, or a kubeconfig with exec, OIDC and the rest); HTTP
+ * goes through one long-lived undici dispatcher (makeKubeDispatcher) so
+ * reconnects reuse TLS sessions and bodies stream with backpressure.
  */
-export const makeKubeApi = (kc: KubeConfig) =>
+export const makeKubeApi = (credentials: ClusterCredentials, proxyCa?: ReadonlyArray<string>) =>
   Effect.gen(function*() {
-    const cluster = kc.getCurrentCluster()
-    if (cluster === null) return yield* Effect.dieMessage("kubeconfig has no current cluster")
-    const server = cluster.server.replace(/\/+$/, "")
-
-    // Read credentials and TLS material once to build the agent.
-    const initial: HttpsOptions = {}
-    yield* Effect.tryPromise({
-      try: () => kc.applyToHTTPSOptions(initial as never),
-      catch: credentialsError
-    })
+    const server = credentials.server
+    // TLS material once, to build the dispatcher.
+    const initial = yield* Effect.mapError(credentials.tls, credentialsError)
     const agent = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        new Agent({
-          connect: {
-            ...(initial.ca !== undefined ? { ca: initial.ca } : {}),
-            ...(initial.cert !== undefined ? { cert: initial.cert } : {}),
-            ...(initial.key !== undefined ? { key: initial.key } : {}),
-            ...(initial.servername !== undefined ? { servername: initial.servername } : {}),
-            ...(initial.rejectUnauthorized !== undefined ? { rejectUnauthorized: initial.rejectUnauthorized } : {}),
-            keepAlive: true,
-            keepAliveInitialDelay: 30_000
-          }
-        })
-      ),
+      Effect.sync(() => makeKubeDispatcher(initial, credentials.proxy, proxyCa)),
       (a) => Effect.promise(() => a.close())
     )
+    if (Option.isSome(credentials.proxy)) {
+      yield* Effect.logInfo("Kubernetes API requests go through a proxy").pipe(
+        Effect.annotateLogs({ proxy: describeProxy(credentials.proxy.value), source: credentials.source })
+      )
+    }
     // No trace headers to the API server and no generic client spans: a watch
     // would otherwise open a root trace of its own, and owner GETs would
     // clutter the one-trace-per-event shape (see observability/eventTrace.ts).
@@ -108,14 +120,7 @@ export const makeKubeApi = (kc: KubeConfig) =>
 
     // Headers are fetched per request: bearer tokens rotate (projected
     // service account tokens live about an hour).
-    const authHeaders = Effect.tryPromise({
-      try: async () => {
-        const opts: HttpsOptions = {}
-        await kc.applyToHTTPSOptions(opts as never)
-        return opts.headers ?? {}
-      },
-      catch: credentialsError
-    })
+    const authHeaders = Effect.mapError(credentials.headers, credentialsError)
 
     const request = (path: string, query: Query, accept: string) =>
       authHeaders.pipe(
@@ -192,12 +197,8 @@ export const isCollection = (path: string): boolean => {
   return rest.length === 1 || (rest[0] === "namespaces" && rest.length === 3)
 }
 
-const credentialsError = (cause: unknown) =>
-  new KubeApiError({
-    status: 0,
-    reason: "Credentials",
-    message: `cannot get cluster credentials: ${cause instanceof Error ? cause.message : String(cause)}`
-  })
+const credentialsError = (error: CredentialsError) =>
+  new KubeApiError({ status: 0, reason: "Credentials", message: error.message })
 
 /** Turns a non-2xx response into a KubeApiError, reading the Status body if any. */
 const statusError = (response: HttpClientResponse.HttpClientResponse) =>
@@ -227,5 +228,7 @@ export const parseStatus = (body: string): { reason?: string; message?: string }
   }
 }
 
-export const KubeApiLive = (kc: KubeConfig) => Layer.scoped(KubeApi, makeKubeApi(kc))
+/** `proxyCa`: CA certificates an https:// proxy-url is trusted by, on top of Node's (config/egress.ts trustedCertificates). */
+export const KubeApiLive = (credentials: ClusterCredentials, proxyCa?: ReadonlyArray<string>) =>
+  Layer.scoped(KubeApi, makeKubeApi(credentials, proxyCa))
 

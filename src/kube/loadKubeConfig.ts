@@ -1,52 +1,76 @@
-import { existsSync } from "node:fs"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { homedir } from "node:os"
-import { join } from "node:path"
-import { KubeConfig } from "@kubernetes/client-node"
-import { Either, Option } from "effect"
+import { delimiter, join } from "node:path"
+import { Data, Effect, Either, Option } from "effect"
+import type { ClusterCredentials } from "./ClusterCredentials.ts"
+import { makeInClusterCredentials, SERVICE_ACCOUNT_FILES, type ServiceAccountFiles } from "./inClusterCredentials.ts"
+import type { KubeconfigSource } from "./kubeconfigCredentials.ts"
 
-const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+/** No usable cluster credentials; `setting` names what to fix. */
+export class KubeConfigError extends Data.TaggedError("KubeConfigError")<{
+  readonly setting: string
+  readonly message: string
+}> {}
+
+/** Where credentials are looked for besides the flag and the environment (tests point these elsewhere). */
+export interface CredentialLocations {
+  readonly serviceAccount: ServiceAccountFiles
+  readonly homeKubeconfig: string
+}
+
+const defaultLocations = (): CredentialLocations => ({
+  serviceAccount: SERVICE_ACCOUNT_FILES,
+  homeKubeconfig: join(homedir(), ".kube", "config")
+})
+
+/**
+ * A kubeconfig file, through @kubernetes/client-node, imported only now:
+ * a pod running in-cluster never loads it (nor its generated API).
+ */
+const fromKubeconfig = (source: KubeconfigSource) =>
+  Effect.promise(() => import("./kubeconfigCredentials.ts")).pipe(
+    Effect.flatMap(({ loadKubeconfigCredentials }) =>
+      Either.mapLeft(loadKubeconfigCredentials(source), (problem) => new KubeConfigError(problem))
+    )
+  )
 
 /**
  * Finds cluster credentials in the original's order: the `-kubeconfig`
- * flag, then `KUBECONFIG`, then the in-cluster service account, then
- * `~/.kube/config`. Returns the setting at fault and why on failure.
+ * flag, then `KUBECONFIG`, then the in-cluster service account (when
+ * `KUBERNETES_SERVICE_HOST` is set and the token file exists), then
+ * `~/.kube/config`.
  */
 export const loadKubeConfig = (
   flag: Option.Option<string>,
-  env: Readonly<Record<string, string | undefined>>
-): Either.Either<KubeConfig, { readonly setting: string; readonly message: string }> => {
-  const kc = new KubeConfig()
-  const attempt = (setting: string, load: () => void) => {
-    try {
-      load()
-    } catch (error) {
-      return Either.left({ setting, message: `cannot load kubeconfig: ${(error as Error).message}` })
+  env: Readonly<Record<string, string | undefined>>,
+  locations: CredentialLocations = defaultLocations()
+): Effect.Effect<ClusterCredentials, KubeConfigError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const exists = (path: string) => fs.exists(path).pipe(Effect.orElseSucceed(() => false))
+    if (Option.isSome(flag)) {
+      const path = flag.value
+      if (!(yield* exists(path))) return yield* new KubeConfigError({ setting: "-kubeconfig", message: `file ${path} does not exist` })
+      return yield* fromKubeconfig({ setting: "-kubeconfig", path })
     }
-    const server = kc.getCurrentCluster()?.server ?? ""
-    if (server.startsWith("http://") && kc.getCurrentCluster()?.skipTLSVerify !== true) {
-      // @kubernetes/client-node refuses plain HTTP unless TLS checks are
-      // explicitly off; say so now rather than fail at the first request.
-      return Either.left({ setting, message: `plain http:// API server ${server} needs insecure-skip-tls-verify: true` })
+    const kubeconfigPaths = (env["KUBECONFIG"] ?? "").split(delimiter).filter((path) => path !== "")
+    if (kubeconfigPaths.length > 0) return yield* fromKubeconfig({ setting: "KUBECONFIG", paths: kubeconfigPaths })
+    const serviceHost = env["KUBERNETES_SERVICE_HOST"] ?? ""
+    const serviceAccount = serviceHost !== "" && (yield* exists(locations.serviceAccount.token))
+    if (serviceAccount) {
+      return yield* makeInClusterCredentials(
+        { host: serviceHost, port: env["KUBERNETES_SERVICE_PORT"] },
+        locations.serviceAccount
+      ).pipe(Effect.mapError((e) => new KubeConfigError({ setting: e.setting, message: e.message })))
     }
-    return kc.getCurrentCluster() === null
-      ? Either.left({ setting, message: "kubeconfig has no current context/cluster" })
-      : Either.right(kc)
-  }
-  if (Option.isSome(flag)) {
-    const path = flag.value
-    if (!existsSync(path)) return Either.left({ setting: "-kubeconfig", message: `file ${path} does not exist` })
-    return attempt("-kubeconfig", () => kc.loadFromFile(path))
-  }
-  if (env["KUBECONFIG"] !== undefined && env["KUBECONFIG"] !== "") {
-    return attempt("KUBECONFIG", () => kc.loadFromDefault())
-  }
-  if (env["KUBERNETES_SERVICE_HOST"] !== undefined && existsSync(SERVICE_ACCOUNT_TOKEN)) {
-    return attempt("in-cluster config", () => kc.loadFromCluster())
-  }
-  const home = join(homedir(), ".kube", "config")
-  if (existsSync(home)) return attempt("~/.kube/config", () => kc.loadFromFile(home))
-  return Either.left({
-    setting: "-kubeconfig",
-    message: "no cluster credentials: pass -kubeconfig, set KUBECONFIG, run in a pod, or create ~/.kube/config"
+    if (yield* exists(locations.homeKubeconfig)) {
+      return yield* fromKubeconfig({ setting: "~/.kube/config", path: locations.homeKubeconfig })
+    }
+    return yield* new KubeConfigError({
+      setting: "-kubeconfig",
+      message: serviceHost === ""
+        ? "no cluster credentials: pass -kubeconfig, set KUBECONFIG, run in a pod, or create ~/.kube/config"
+        // In a pod without its token (automountServiceAccountToken: false): say so.
+        : `no cluster credentials: KUBERNETES_SERVICE_HOST is set but ${locations.serviceAccount.token} does not exist; pass -kubeconfig, set KUBECONFIG, or mount the service account token`
+    })
   })
-}

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
-import { PRODUCTION_FILES, PRODUCTION_INSTALL, RUNTIME_UID } from "../../scripts/package/imageContents.ts"
+import { IMAGE_ENV, PRODUCTION_FILES, PRODUCTION_INSTALL, RUNTIME_UID } from "../../scripts/package/imageContents.ts"
 import { FLAGS } from "../../src/config/cli.ts"
 import { ENVIRONMENT_VARIABLES } from "../../src/config/environment.ts"
 import { EVENTS_RBAC_RULE, READ_RBAC_RULES } from "../../src/kube/resources.ts"
@@ -185,6 +185,14 @@ describe("Dockerfile", () => {
     expect(runtime).toContain(`USER ${RUNTIME_UID}:${RUNTIME_UID}`)
     expect(runtime.filter((l) => l.startsWith("RUN "))).toEqual([])
     expect(runtime.at(-1)).toBe('ENTRYPOINT ["/nodejs/bin/node", "dist/main.js"]')
+  })
+
+  it("sets in the runtime image exactly the environment imageContents.ts runs the staged image with", () => {
+    const set = Object.fromEntries(runtime
+      .filter((l) => l.startsWith("ENV "))
+      .flatMap((l) => l.slice(4).trim().split(/\s+/))
+      .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]))
+    expect(set).toEqual(IMAGE_ENV)
   })
 
   it("sends only the build's inputs to the builder (.dockerignore)", () => {

@@ -10,7 +10,7 @@ import { kubectlResult } from "../../scripts/cluster/controlPlane.ts"
 import { freePorts } from "../../scripts/cluster/processes.ts"
 import {
   contentProblems,
-  kubeconfigForImage,
+  inClusterForImage,
   RUNTIME_UID,
   runSandboxed,
   type StagedImage,
@@ -714,12 +714,14 @@ describe("the Dockerfile's runtime image, reproduced without Docker (scripts/pac
     for (const flag of ["-kubeconfig", "-metrics-port", "-leader-elect", "GITHUB_ORG"]) expect(help.stdout).toContain(flag)
   })
 
-  it("as the manifest's ServiceAccount: the pod cache syncs, /readyz answers, records are posted, SIGTERM exits 0", async () => {
+  it("in-cluster as the manifest's ServiceAccount (its token and CA where a pod has them, KUBERNETES_SERVICE_HOST/PORT, no kubeconfig): the pod cache syncs, /readyz answers, records are posted, SIGTERM exits 0", async () => {
     const s = useScenario("image")
     const ns = await s.namespace("image")
     const [metricsPort] = await freePorts(1)
+    // The token of the tracker's ServiceAccount kubeconfig (a TokenRequest token) and the cluster's CA.
+    const inCluster = inClusterForImage(inject("trackerKubeconfig"), TRACKER_NAMESPACE)
     const tracker = startImageTracker(image, {
-      kubeconfig: kubeconfigForImage(image, inject("trackerKubeconfig")),
+      kube: { inCluster },
       metricsPort: metricsPort!,
       args: ["-namespace", ns],
       env: {
@@ -739,8 +741,12 @@ describe("the Dockerfile's runtime image, reproduced without Docker (scripts/pac
       const expected = await runningDigests(ns, "web", "app=web", { count: 1 })
       await recordsLand(s, expected, "deployed")
       await s.expectNoViolations()
+      // It ran on the service account, not on some kubeconfig it found.
+      const starting = tracker.output().find((line) => line.includes("Starting deployment-tracker"))
+      expect(JSON.parse(starting ?? "{}")).toMatchObject({ kube_credentials: "in-cluster config" })
     } finally {
       const code = await tracker.stop(30_000)
+      inCluster.cleanup()
       expect(code, tracker.output().slice(-20).join("\n")).toBe(0)
     }
   })

@@ -24,7 +24,8 @@ import { deployment } from "./support/workloads.ts"
 // the proxy (support/proxyOnlyNames.ts), so whatever reaches them went
 // through it: records, App token minting and trace exports. NO_PROXY then
 // sends the same requests straight to the simulator, past the proxy; and
-// the Kubernetes API connection never uses the proxy variables.
+// the Kubernetes API connection never uses the proxy variables, only its
+// kubeconfig's proxy-url.
 //
 // Needs `openssl` (to make the test CA and the server certificate).
 
@@ -32,6 +33,8 @@ const PROXY_USER = "dt-e2e"
 const PROXY_PASSWORD = "e2e-proxy-s3cret"
 const GITHUB_NAME = "github.dt-e2e.test"
 const COLLECTOR_NAME = "otel.dt-e2e.test"
+/** The API server's name in the proxy-url kubeconfig: it resolves only inside the proxy. */
+const KUBE_API_NAME = "kube-api.dt-e2e.test"
 const APP_ID = "4242"
 const INSTALLATION = 77
 
@@ -181,6 +184,29 @@ const kubeconfigByMachineName = (dir: string): { path: string; apiServer: string
   return { path, apiServer: `${MACHINE}:${port}` }
 }
 
+/**
+ * The tracker's kubeconfig with its cluster behind `proxy-url`: the API
+ * server is named by a name only the proxy resolves (its certificate is
+ * still checked, for `localhost`), so the tracker reaches it through the
+ * proxy or not at all.
+ */
+const kubeconfigBehindProxy = (dir: string, proxyUrl: string): { path: string; apiServer: string } => {
+  const original = readFileSync(inject("trackerKubeconfig"), "utf8")
+  const match = /^(\s*)server: https:\/\/127\.0\.0\.1:(\d+)\s*$/m.exec(original)
+  if (match === null) throw new Error("tracker kubeconfig: no https://127.0.0.1 server line")
+  const [line, indent, port] = match
+  const path = join(dir, "tracker-behind-proxy.kubeconfig")
+  writeFileSync(
+    path,
+    original.replace(
+      line,
+      `${indent}server: https://${KUBE_API_NAME}:${port}\n${indent}tls-server-name: localhost\n${indent}proxy-url: ${proxyUrl}`
+    ),
+    { mode: 0o600 }
+  )
+  return { path, apiServer: `${KUBE_API_NAME}:${port}` }
+}
+
 let pki: Pki
 let sim: GitHubSimulator
 let simPort: number
@@ -204,7 +230,7 @@ beforeAll(async () => {
   })
   simPort = sim.port
   collector = await startCollector(pki, address)
-  proxy = await ForwardProxy.start(new Map([[GITHUB_NAME, address], [COLLECTOR_NAME, address]]))
+  proxy = await ForwardProxy.start(new Map([[GITHUB_NAME, address], [COLLECTOR_NAME, address], [KUBE_API_NAME, "127.0.0.1"]]))
 })
 
 afterAll(async () => {
@@ -299,6 +325,28 @@ describe("egress proxy and private CA", () => {
     expect(proxy.connects(from)).toEqual([])
     expect(tracker.logsWith("GitHub requests go through a proxy")).toEqual([])
     expect(sim.requests().filter((r) => r.path.startsWith(`/orgs/${s.org}/`)).length).toBeGreaterThan(0)
+  })
+
+  it("the kubeconfig's proxy-url (with credentials): the Kubernetes API connection goes through that proxy, GitHub's straight without HTTPS_PROXY", async () => {
+    const s = useScenario("egress-kube-proxy")
+    const ns = await s.namespace("egress-kube-proxy")
+    const kubeconfig = kubeconfigBehindProxy(pki.dir, proxy.url)
+    const from = proxy.lines.length
+    const tracker = await startTracker(s, ns, {
+      githubUrl: `https://${MACHINE}:${simPort}`,
+      kubeconfig: kubeconfig.path,
+      env: { NODE_EXTRA_CA_CERTS: pki.caFile }
+    })
+    // Synced and reporting: every list, watch and write reached the API server through the proxy.
+    await recordLands(s, ns, "kube-proxied")
+    const connects = proxy.connects(from)
+    expect(connects).toContain(kubeconfig.apiServer)
+    expect(new Set(connects)).toEqual(new Set([kubeconfig.apiServer]))
+    expect(proxy.established(from)).toBeGreaterThanOrEqual(1)
+    expect(tracker.logsWith("Kubernetes API requests go through a proxy", { proxy: `http://***@127.0.0.1:${proxy.port}` }))
+      .toHaveLength(1)
+    expect(tracker.logsWith("GitHub requests go through a proxy")).toEqual([])
+    expect(tracker.output()).not.toContain(PROXY_PASSWORD)
   })
 
   it("without the test's CA the simulator's certificate is refused: nothing lands, and the log says why", async () => {
