@@ -5,6 +5,7 @@
 //   npm run bench -- process [--pods 32,10000,100000] [--node-options none|manifest|both|skip]
 //                            [--burst-events 50000] [--burst-variant status|rollout]
 //                            [--watch-list on|off] [--bookmark-seconds 10] [--phase-timeout 600]
+//                            [--connection in-cluster|kubeconfig]
 //                            [--go-original <binary of github/deployment-tracker, built separately>]
 //
 // One JSON line per scenario, appended to $BENCH_RESULT when set, else on
@@ -31,6 +32,8 @@ const { values: args } = parseArgs({
     "watch-list": { type: "string", default: "on" },
     "bookmark-seconds": { type: "string", default: "10" },
     "phase-timeout": { type: "string", default: "600" },
+    // As in a pod: the service account's files in a private mount namespace (root or user namespaces).
+    connection: { type: "string", default: "in-cluster" },
     "go-original": { type: "string" }
   }
 })
@@ -61,6 +64,10 @@ const implementations: ReadonlyArray<Implementation> = (() => {
       throw new Error(`--node-options is none, manifest, both or skip, not ${args["node-options"]}`)
   }
 })()
+if (args.connection !== "in-cluster" && args.connection !== "kubeconfig") {
+  throw new Error(`--connection is in-cluster or kubeconfig, not ${args.connection}`)
+}
+const connection = args.connection
 const burstVariant = args["burst-variant"] === "rollout" ? "rollout" : "status"
 
 try {
@@ -85,6 +92,7 @@ try {
         replicas: args.replicas !== undefined ? positive("replicas", args.replicas) : pods < 1000 ? 4 : 100,
         namespaces: positive("namespaces", args.namespaces),
         implementation,
+        connection,
         watchList: args["watch-list"] !== "off",
         bookmarkSeconds: positive("bookmark-seconds", args["bookmark-seconds"]),
         burstEvents: positive("burst-events", args["burst-events"]),

@@ -5,19 +5,22 @@
 // wait has a deadline; a tracker that dies is a result, not an error.
 // The Go original has no /healthz or /readyz: it is ready when it logs
 // "Controller started", and it has no work-queue gauge (quiet CPU only).
+import { readFileSync } from "node:fs"
 import { cpus, loadavg } from "node:os"
 import { join } from "node:path"
 import { MetricsScraper, Prober, summariseProbes } from "./probes.ts"
 import { ProcSampler, resetPeak } from "./procSampler.ts"
 import { ApiServerStandIn, GitHubStandIn } from "./standIns.ts"
 import { writeKubeconfig } from "./tls.ts"
-import { freePort, type Implementation, TrackerProcess } from "./tracker.ts"
+import { type Connection, freePort, type Implementation, TrackerProcess } from "./tracker.ts"
 
 export interface ScenarioOptions {
   readonly pods: number
   readonly replicas: number
   readonly namespaces: number
   readonly implementation: Implementation
+  /** In-cluster (as in a pod, the default) or through a kubeconfig file. */
+  readonly connection: Connection["kind"]
   readonly watchList: boolean
   readonly bookmarkSeconds: number
   readonly burstEvents: number
@@ -82,12 +85,15 @@ export const runScenario = async (options: ScenarioOptions) => {
     tlsDir: options.tlsDir
   })
   const github = await GitHubStandIn.start()
-  const kubeconfig = join(options.workDir, "kubeconfig")
-  writeKubeconfig(kubeconfig, api.url, join(options.tlsDir, "ca.crt"))
+  const caFile = join(options.tlsDir, "ca.crt")
+  const connection: Connection = options.connection === "kubeconfig"
+    ? { kind: "kubeconfig", path: join(options.workDir, "kubeconfig") }
+    : { kind: "in-cluster", host: new URL(api.url).hostname, port: Number(new URL(api.url).port), caPem: readFileSync(caFile, "utf8") }
+  if (connection.kind === "kubeconfig") writeKubeconfig(connection.path, api.url, caFile)
   const metricsPort = await freePort()
 
   const tracker = new TrackerProcess({
-    kubeconfig,
+    connection,
     gitHubUrl: github.url,
     metricsPort,
     implementation: options.implementation,
@@ -220,6 +226,7 @@ export const runScenario = async (options: ScenarioOptions) => {
       namespaces: options.namespaces,
       tracker: options.implementation.kind === "node" ? "dist/main.js" : `Go original ${options.implementation.binary}`,
       nodeOptions: options.implementation.kind === "node" ? options.implementation.nodeOptions ?? "none" : undefined,
+      connection: options.connection,
       apiServerWatchList: options.watchList,
       bookmarkSeconds: options.bookmarkSeconds
     },

@@ -7,6 +7,8 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { once } from "node:events"
 import { closeSync, openSync, readFileSync, readSync } from "node:fs"
 import { createServer } from "node:net"
+import { IMAGE_ENV } from "../../package/imageContents.ts"
+import { mountServiceAccountLines, stageServiceAccount } from "../../package/serviceAccountMount.ts"
 
 const REPO_ROOT = new URL("../../../", import.meta.url).pathname
 export const MAIN_JS = `${REPO_ROOT}dist/main.js`
@@ -39,9 +41,18 @@ export type Implementation =
   | { readonly kind: "node"; readonly label: string; readonly nodeOptions: string | undefined }
   | { readonly kind: "go"; readonly label: string; readonly binary: string }
 
+/**
+ * How the tracker finds the API server: in-cluster, as in a pod (the
+ * service account's token and CA at their usual path, in a private mount
+ * namespace; KUBERNETES_SERVICE_HOST/PORT), or a kubeconfig file.
+ */
+export type Connection =
+  | { readonly kind: "in-cluster"; readonly host: string; readonly port: number; readonly caPem: string }
+  | { readonly kind: "kubeconfig"; readonly path: string }
+
 export interface TrackerOptions {
   readonly implementation: Implementation
-  readonly kubeconfig: string
+  readonly connection: Connection
   readonly gitHubUrl: string
   readonly metricsPort: number
   readonly logFile: string
@@ -68,7 +79,6 @@ export class TrackerProcess {
     const env: Record<string, string> = {
       PATH: process.env["PATH"] ?? "/usr/bin:/bin",
       HOME: options.home,
-      KUBECONFIG: options.kubeconfig,
       GITHUB_ORG: "bench-org",
       CLUSTER: "bench",
       LOGICAL_ENVIRONMENT: "bench",
@@ -78,6 +88,11 @@ export class TrackerProcess {
       POD_NAMESPACE: "deployment-tracker"
     }
     const implementation = options.implementation
+    const connection = options.connection
+    if (connection.kind === "kubeconfig") env["KUBECONFIG"] = connection.path
+    else Object.assign(env, { KUBERNETES_SERVICE_HOST: connection.host, KUBERNETES_SERVICE_PORT: String(connection.port) })
+    // The image's own environment (allocator settings), as the container runs with it.
+    if (implementation.kind === "node") Object.assign(env, IMAGE_ENV)
     if (implementation.kind === "node" && implementation.nodeOptions !== undefined) env["NODE_OPTIONS"] = implementation.nodeOptions
     // BENCH_TRACKER_ENV ("NAME=value NAME=value", e.g. allocator settings) and
     // BENCH_TRACKER_NODE_FLAGS (e.g. --cpu-prof): for finding causes, never for the figures.
@@ -85,9 +100,10 @@ export class TrackerProcess {
       env[pair.slice(0, pair.indexOf("="))] = pair.slice(pair.indexOf("=") + 1)
     }
     const profiling = (process.env["BENCH_TRACKER_NODE_FLAGS"] ?? "").split(" ").filter((flag) => flag !== "")
-    const [file, ...args] = implementation.kind === "node"
+    const program = implementation.kind === "node"
       ? [process.execPath, ...profiling, MAIN_JS, `-metrics-port=${options.metricsPort}`]
       : [implementation.binary, `-metrics-port=${options.metricsPort}`]
+    const [file, ...args] = connection.kind === "kubeconfig" ? program : inClusterCommand(connection, options.home, program)
     const log = openSync(options.logFile, "w")
     this.logFile = options.logFile
     this.spawnedAt = performance.now()
@@ -159,4 +175,20 @@ export class TrackerProcess {
     const lastError = log.split("\n").reverse().find((line) => /"level":"(ERROR|FATAL)"|Error/.test(line))
     return lastError?.slice(0, 300)
   }
+}
+
+/**
+ * `program` with a pod's service account files mounted at their usual path
+ * in a private mount namespace (needs root or user namespaces). unshare and
+ * sh exec the program, so its pid is the one spawned.
+ */
+const inClusterCommand = (
+  connection: Extract<Connection, { kind: "in-cluster" }>,
+  home: string,
+  program: ReadonlyArray<string>
+): ReadonlyArray<string> => {
+  const dir = stageServiceAccount({ token: "bench-token", ca: connection.caPem, namespace: "deployment-tracker" })
+  const script = ["set -e", "mount --make-rprivate /", ...mountServiceAccountLines(JSON.stringify(dir)), `cd ${JSON.stringify(home)}`, `exec "$@"`].join("\n")
+  const namespaces = process.getuid?.() === 0 ? ["--mount"] : ["--user", "--map-root-user", "--mount"]
+  return ["unshare", ...namespaces, "sh", "-c", script, "tracker", ...program]
 }
