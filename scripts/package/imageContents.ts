@@ -223,3 +223,14 @@ export const inClusterForImage = (source: string, namespace: string): InClusterS
     cleanup: () => rmSync(serviceAccountDir, { recursive: true, force: true })
   }
 }
+
+/**
+ * The NODE_OPTIONS the manifest's container sets (read at run time, so the
+ * benchmark follows the manifest). A plain text match: the manifest lists
+ * env entries as `- name: X` followed by `value: "…"`.
+ */
+export const manifestNodeOptions = (): string => {
+  const match = /- name: NODE_OPTIONS\s*\n\s*value:\s*"?([^"\n]*)"?/.exec(readFileSync(`${REPO_ROOT}deploy/manifest.yaml`, "utf8"))
+  if (match === null) throw new Error(`deploy/manifest.yaml sets no NODE_OPTIONS`)
+  return match[1]!.trim()
+}

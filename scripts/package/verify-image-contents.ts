@@ -22,7 +22,7 @@ import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { down, kubectl, serviceAccountKubeconfig, up } from "../cluster/controlPlane.ts"
 import { freePorts } from "../cluster/processes.ts"
-import { contentProblems, inClusterForImage, REPO_ROOT, runSandboxed, stageImage } from "./imageContents.ts"
+import { contentProblems, inClusterForImage, manifestNodeOptions, REPO_ROOT, runSandboxed, stageImage } from "./imageContents.ts"
 import { startImageTracker } from "./imageTracker.ts"
 
 const log = (message: string) => process.stderr.write(`[verify-image] ${message}\n`)
@@ -67,7 +67,7 @@ const main = async (): Promise<number> => {
         CLUSTER: "verify",
         API_TOKEN: "ghp_verify_image_not_used",
         BULK_CLUSTER_SYNC: "false",
-        NODE_OPTIONS: "--max-old-space-size=192"
+        NODE_OPTIONS: manifestNodeOptions()
       }
     })
     try {

@@ -126,7 +126,7 @@ describe("deploy/manifest.yaml", () => {
     const resources = container["resources"] as { requests: { memory: string; cpu: string }; limits: { memory: string; cpu?: string } }
     const heapCap = Number(/--max-old-space-size=(\d+)/.exec(String(envOf(deployment)["NODE_OPTIONS"]))?.[1])
     const limit = mebibytes(resources.limits.memory)
-    // Node's RSS is the heap plus ~150 MiB of code and buffers (BENCHMARKS.md: 388 MiB with a 192 MiB cap).
+    // Node's RSS is the heap plus ~100-180 MiB of code and buffers (BENCHMARKS.md, "Process benchmark").
     expect(heapCap + 200).toBeLessThanOrEqual(limit)
     expect(mebibytes(resources.requests.memory)).toBeLessThanOrEqual(limit)
     expect(resources.limits.cpu).toBeUndefined()

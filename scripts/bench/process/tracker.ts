@@ -7,23 +7,13 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { once } from "node:events"
 import { closeSync, openSync, readFileSync, readSync } from "node:fs"
 import { createServer } from "node:net"
-import { IMAGE_ENV } from "../../package/imageContents.ts"
+import { IMAGE_ENV, manifestNodeOptions } from "../../package/imageContents.ts"
+
+export { manifestNodeOptions }
 import { mountServiceAccountLines, stageServiceAccount } from "../../package/serviceAccountMount.ts"
 
 const REPO_ROOT = new URL("../../../", import.meta.url).pathname
 export const MAIN_JS = `${REPO_ROOT}dist/main.js`
-const MANIFEST = `${REPO_ROOT}deploy/manifest.yaml`
-
-/**
- * The NODE_OPTIONS the manifest's container sets (read at run time, so the
- * benchmark follows the manifest). A plain text match: the manifest lists
- * env entries as `- name: X` followed by `value: "…"`.
- */
-export const manifestNodeOptions = (): string => {
-  const match = /- name: NODE_OPTIONS\s*\n\s*value:\s*"?([^"\n]*)"?/.exec(readFileSync(MANIFEST, "utf8"))
-  if (match === null) throw new Error(`${MANIFEST} sets no NODE_OPTIONS`)
-  return match[1]!.trim()
-}
 
 /** A port nothing listens on now (for -metrics-port). */
 export const freePort = () =>
