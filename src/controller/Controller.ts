@@ -69,11 +69,11 @@ interface PendingWork {
 }
 
 /** An update that changes the pod's identity, owner or anything the desired state reads. */
-/** Pod deltas handled between two turns of the event loop (about 5 ms of work). */
-const POD_SLICE = 1000
+/** Pod deltas handled between two turns of the event loop (a few ms of work). */
+const POD_SLICE = 250
 
 /** Workload keys whose start-up records are computed between two turns of the event loop. */
-const STARTUP_KEYS_PER_TURN = 50
+const STARTUP_KEYS_PER_TURN = 10
 
 const isRelevantUpsert = (previous: SlimPod | undefined, current: SlimPod): boolean =>
   previous === undefined || previous.uid !== current.uid || podTrigger(previous, current) !== undefined
