@@ -1,6 +1,6 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Effect, Either, Layer, Option } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { Config, type ControllerConfig } from "./config/Config.ts"
 import { trustedCertificates } from "./config/egress.ts"
 import { describeConfig, loadProcessSettings, ProcessSettings, refusal } from "./config/processSettings.ts"
@@ -24,8 +24,8 @@ import { TracingLive } from "./observability/Tracing.ts"
 // is decided in config/ (loadProcessSettings).
 
 /** A bad setting: one line naming it on stderr, exit status 2, before any connection. */
-const refuse = (line: string) =>
-  Effect.sync(() => {
+const refuse = (line: string): Effect.Effect<never> =>
+  Effect.sync((): never => {
     process.stderr.write(`${line}\n`)
     process.exit(2)
   })
@@ -64,16 +64,17 @@ const exitOnLostLease = (lost: LeadershipLost) =>
   )
 
 const run = (config: ControllerConfig, warnings: ReadonlyArray<string>) => Effect.gen(function*() {
-  const kube = yield* loadKubeConfig(config.kubeconfig, process.env).pipe(Effect.either)
-  if (Either.isLeft(kube)) return yield* refuse(refusal(kube.left.setting, kube.left.message))
+  const kube = yield* loadKubeConfig(config.kubeconfig, process.env).pipe(
+    Effect.catchTag("KubeConfigError", (e) => refuse(refusal(e.setting, e.message)))
+  )
 
   const logging = loggingLayer(config.logLevel)
   yield* Effect.forEach(warnings, (w) => Effect.logWarning(w), { discard: true }).pipe(Effect.provide(logging))
   yield* Effect.logInfo("Starting deployment-tracker").pipe(
-    Effect.annotateLogs({ ...describeConfig(config), kube_credentials: kube.right.source }),
+    Effect.annotateLogs({ ...describeConfig(config), kube_credentials: kube.source }),
     Effect.provide(logging)
   )
-  return yield* app(config, kube.right).pipe(
+  return yield* app(config, kube).pipe(
     // Outermost around the app: every span is exported, and flushed after the app has stopped.
     Effect.provide(TracingLive(config.tracing)),
     // GitHub refused the App's installation at start-up: a setting to fix, not a crash.
