@@ -5,7 +5,7 @@ import { DeploymentRecordClient } from "../../src/github/DeploymentRecordClient.
 import { Metrics } from "../../src/observability/Metrics.ts"
 import type { DeploymentRecord } from "../../src/record/DeploymentRecord.ts"
 import { fakeGitHub, type ScriptedResponse } from "../support/fakeGitHub.ts"
-import { gitHubLayer } from "../support/gitHubLayer.ts"
+import { gitHubLayer, metricValue } from "../support/gitHubLayer.ts"
 import { TEST_TOKEN, testConfigLayer } from "../support/testConfig.ts"
 import { testRecord } from "../support/testRecord.ts"
 
@@ -32,13 +32,6 @@ const postAgainst = (script: ReadonlyArray<ScriptedResponse>, overrides: Partial
       return yield* Effect.exit(client.post(record))
     }).pipe(Effect.provide(clientLayer({ baseUrl: github.url, ...overrides })))
     return { exit, requests: github.requests }
-  })
-
-const metricValue = (name: string) =>
-  Effect.gen(function*() {
-    const metrics = yield* Metrics
-    const found = (yield* Effect.promise(() => metrics.registry.getMetricsAsJSON())).find((m) => m.name === name)
-    return found?.values.reduce((sum, v) => sum + v.value, 0) ?? 0
   })
 
 describe("DeploymentRecordClient", () => {

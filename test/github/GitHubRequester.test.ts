@@ -17,7 +17,7 @@ import { RateLimitGate } from "../../src/github/RateLimitGate.ts"
 import { Metrics } from "../../src/observability/Metrics.ts"
 import { USER_AGENT } from "../../src/version.ts"
 import { fakeGitHub, type ScriptedResponse } from "../support/fakeGitHub.ts"
-import { gitHubLayer } from "../support/gitHubLayer.ts"
+import { gitHubLayer, metricValue } from "../support/gitHubLayer.ts"
 import { TEST_TOKEN, testConfigLayer } from "../support/testConfig.ts"
 
 // The one request policy every call to GitHub follows (record posts,
@@ -73,13 +73,6 @@ const sendAgainst = (
     const github = yield* fakeGitHub(script)
     const exit = yield* withRequester(github.url, (requester) => Effect.exit(requester.send(recordPost(credential))), overrides)
     return { exit, requests: github.requests }
-  })
-
-const metricValue = (name: string) =>
-  Effect.gen(function*() {
-    const metrics = yield* Metrics
-    const found = (yield* Effect.promise(() => metrics.registry.getMetricsAsJSON())).find((m) => m.name === name)
-    return found?.values.reduce((sum, v) => sum + v.value, 0) ?? 0
   })
 
 /** Log lines as message and annotations. */

@@ -8,9 +8,8 @@ import { GitHubAuth, startupMintRetry } from "../../src/github/GitHubAuth.ts"
 import { GitHubRequester } from "../../src/github/GitHubRequester.ts"
 import { type AppInstallation, mintInstallationToken, MintFailed } from "../../src/github/installationToken.ts"
 import { lineLogger } from "../../src/observability/Logging.ts"
-import { Metrics } from "../../src/observability/Metrics.ts"
 import type { DeploymentRecord } from "../../src/record/DeploymentRecord.ts"
-import { gitHubLayer } from "../support/gitHubLayer.ts"
+import { gitHubLayer, metricValue } from "../support/gitHubLayer.ts"
 import { testConfigLayer } from "../support/testConfig.ts"
 
 // GitHub App authentication against the simulator, which verifies the App's
@@ -93,13 +92,6 @@ const clientLayer = (config: ReturnType<typeof appConfig>) =>
     Layer.provideMerge(gitHubLayer()),
     Layer.provide(config)
   )
-
-const metricValue = (name: string) =>
-  Effect.gen(function*() {
-    const metrics = yield* Metrics
-    const found = (yield* Effect.promise(() => metrics.registry.getMetricsAsJSON())).find((m) => m.name === name)
-    return found?.values.reduce((sum, v) => sum + v.value, 0) ?? 0
-  })
 
 const routesOf = (sim: GitHubSimulator) => sim.requests().map((r) => `${r.route}:${r.status}`)
 

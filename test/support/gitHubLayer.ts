@@ -1,4 +1,4 @@
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import type { Config } from "../../src/config/Config.ts"
 import { type GitHubAuth, GitHubAuthLive } from "../../src/github/GitHubAuth.ts"
 import { GitHubRequester } from "../../src/github/GitHubRequester.ts"
@@ -14,3 +14,11 @@ import { Metrics } from "../../src/observability/Metrics.ts"
 export const gitHubLayer = (
   auth: Layer.Layer<GitHubAuth, InstallationRefused, Config | GitHubRequester> = GitHubAuthLive
 ) => auth.pipe(Layer.provideMerge(GitHubRequester.Default), Layer.provideMerge(Layer.mergeAll(Metrics.Default, RateLimitGate.Default)))
+
+/** The sum of a metric's values (over all its labels) in the Metrics service. */
+export const metricValue = (name: string) =>
+  Effect.gen(function*() {
+    const metrics = yield* Metrics
+    const found = (yield* Effect.promise(() => metrics.registry.getMetricsAsJSON())).find((m) => m.name === name)
+    return found?.values.reduce((sum, v) => sum + v.value, 0) ?? 0
+  })
