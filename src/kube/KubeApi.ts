@@ -3,7 +3,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Agent, type Dispatcher, ProxyAgent } from "@effect/platform-node/Undici"
-import { Context, Data, Effect, Layer, Option, Redacted, Stream } from "effect"
+import { Context, Data, Duration, Effect, Layer, Option, Redacted, Stream } from "effect"
 import { describeProxy } from "../config/egress.ts"
 import { USER_AGENT } from "../version.ts"
 import type { ClusterCredentials, CredentialsError, TlsMaterial } from "./ClusterCredentials.ts"
@@ -60,6 +60,16 @@ export const acceptHeader = (as: Representation | undefined, list: boolean): str
 const KEEP_ALIVE = { keepAlive: true, keepAliveInitialDelay: 30_000 } as const
 
 /**
+ * A response body (a watch above all) that sends nothing for this long is
+ * dead: the server sends a bookmark about once a minute. Time the tracker
+ * spends not reading (backpressure) does not count.
+ */
+export const DEFAULT_IDLE_TIMEOUT = Duration.minutes(3)
+
+/** undici's error for a body that stayed silent past its `bodyTimeout`. */
+const BODY_TIMEOUT = "UND_ERR_BODY_TIMEOUT"
+
+/**
  * The undici dispatcher for the API server: an Agent, or with the
  * kubeconfig's proxy-url a ProxyAgent that tunnels every connection through
  * the proxy (CONNECT; `user:password@` in the URL is sent as
@@ -70,7 +80,8 @@ const KEEP_ALIVE = { keepAlive: true, keepAliveInitialDelay: 30_000 } as const
 export const makeKubeDispatcher = (
   tls: TlsMaterial,
   proxy: Option.Option<Redacted.Redacted<string>>,
-  proxyCa: ReadonlyArray<string> | undefined
+  proxyCa: ReadonlyArray<string> | undefined,
+  idleTimeout: Duration.Duration = DEFAULT_IDLE_TIMEOUT
 ): Dispatcher => {
   const serverTls = {
     ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
@@ -79,7 +90,7 @@ export const makeKubeDispatcher = (
     ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
     ...(tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {})
   }
-  return Option.match(proxy, {
+  const dispatcher: Dispatcher = Option.match(proxy, {
     onNone: () => new Agent({ connect: { ...serverTls, ...KEEP_ALIVE } }),
     onSome: (uri) =>
       new ProxyAgent({
@@ -88,6 +99,13 @@ export const makeKubeDispatcher = (
         proxyTls: { ...KEEP_ALIVE, ...(proxyCa === undefined ? {} : { ca: [...proxyCa] }) }
       })
   })
+  // The idle timeout is undici's body timeout, one timer per connection
+  // refreshed as bytes arrive. The Effect client asks for none (bodyTimeout
+  // 0) so every request gets it here. Racing a timer against each pull of
+  // the body instead cost about 130 us of CPU per chunk read (a TLS record
+  // of 16 KB: two pods), the largest single cost of a watch event.
+  const bodyTimeout = Duration.toMillis(idleTimeout)
+  return dispatcher.compose((dispatch) => (options, handler) => dispatch({ ...options, bodyTimeout }, handler))
 }
 
 /**
@@ -96,13 +114,17 @@ export const makeKubeDispatcher = (
  * goes through one long-lived undici dispatcher (makeKubeDispatcher) so
  * reconnects reuse TLS sessions and bodies stream with backpressure.
  */
-export const makeKubeApi = (credentials: ClusterCredentials, proxyCa?: ReadonlyArray<string>) =>
+export const makeKubeApi = (
+  credentials: ClusterCredentials,
+  proxyCa?: ReadonlyArray<string>,
+  idleTimeout: Duration.DurationInput = DEFAULT_IDLE_TIMEOUT
+) =>
   Effect.gen(function*() {
     const server = credentials.server
     // TLS material once, to build the dispatcher.
     const initial = yield* Effect.mapError(credentials.tls, credentialsError)
     const agent = yield* Effect.acquireRelease(
-      Effect.sync(() => makeKubeDispatcher(initial, credentials.proxy, proxyCa)),
+      Effect.sync(() => makeKubeDispatcher(initial, credentials.proxy, proxyCa, Duration.decode(idleTimeout))),
       (a) => Effect.promise(() => a.close())
     )
     if (Option.isSome(credentials.proxy)) {
@@ -138,8 +160,8 @@ export const makeKubeApi = (credentials: ClusterCredentials, proxyCa?: ReadonlyA
       build.pipe(
         Effect.flatMap((req) => client.execute(req)),
         Effect.catchTags({
-          RequestError: (e) => Effect.fail(new KubeApiError({ status: 0, reason: "Transport", message: e.message })),
-          ResponseError: (e) => Effect.fail(new KubeApiError({ status: 0, reason: "Transport", message: e.message }))
+          RequestError: (e) => Effect.fail(transportError(e, idleTimeout)),
+          ResponseError: (e) => Effect.fail(transportError(e, idleTimeout))
         }),
         Effect.flatMap((response) => response.status >= 200 && response.status < 300 ? Effect.succeed(response) : statusError(response))
       )
@@ -149,7 +171,7 @@ export const makeKubeApi = (credentials: ClusterCredentials, proxyCa?: ReadonlyA
         Effect.flatMap((response) => response.json),
         Effect.catchTag(
           "ResponseError",
-          (e) => Effect.fail(new KubeApiError({ status: 0, reason: "Transport", message: e.message }))
+          (e) => Effect.fail(transportError(e, idleTimeout))
         ),
         Effect.scoped
       )
@@ -172,7 +194,7 @@ export const makeKubeApi = (credentials: ClusterCredentials, proxyCa?: ReadonlyA
       execute(request(path, query, acceptHeader(options?.as, false))).pipe(
         Effect.map((response) =>
           response.stream.pipe(
-            Stream.mapError((e) => new KubeApiError({ status: 0, reason: "Transport", message: e.message }))
+            Stream.mapError((e) => transportError(e, idleTimeout))
           )
         ),
         Stream.unwrapScoped
@@ -195,6 +217,15 @@ export const isCollection = (path: string): boolean => {
   // <plural> (the Namespaces collection too) | namespaces/<ns>/<plural> are collections;
   // <plural>/<name> | namespaces/<ns>/<plural>/<name> are objects.
   return rest.length === 1 || (rest[0] === "namespaces" && rest.length === 3)
+}
+
+/** A failure below HTTP; a body silent past the idle timeout is told apart (a watch resumes at once after one). */
+const transportError = (error: { readonly message: string; readonly cause?: unknown }, idleTimeout: Duration.DurationInput) => {
+  const cause = error.cause
+  const code = typeof cause === "object" && cause !== null ? (cause as { code?: unknown }).code : undefined
+  return code === BODY_TIMEOUT
+    ? new KubeApiError({ status: 0, reason: "IdleTimeout", message: `no data for ${Duration.format(idleTimeout)}` })
+    : new KubeApiError({ status: 0, reason: "Transport", message: error.message })
 }
 
 const credentialsError = (error: CredentialsError) =>
@@ -230,5 +261,5 @@ export const parseStatus = (body: string): { reason?: string; message?: string }
 
 /** `proxyCa`: CA certificates an https:// proxy-url is trusted by, on top of Node's (config/egress.ts trustedCertificates). */
 export const KubeApiLive = (credentials: ClusterCredentials, proxyCa?: ReadonlyArray<string>) =>
-  Layer.scoped(KubeApi, makeKubeApi(credentials, proxyCa))
+  Layer.scoped(KubeApi, makeKubeApi(credentials, proxyCa, DEFAULT_IDLE_TIMEOUT))
 

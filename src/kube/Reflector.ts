@@ -1,4 +1,4 @@
-import { Chunk, Clock, Deferred, Duration, Effect, Ref, Schedule, type Scope, Stream } from "effect"
+import { Chunk, Clock, Deferred, Effect, Ref, Schedule, type Scope, Stream } from "effect"
 import type { WatchProgress } from "../observability/Liveness.ts"
 import type { Delta, Projection } from "./Delta.ts"
 import { KubeApi, type Query, type ReadOptions, type Representation } from "./KubeApi.ts"
@@ -28,8 +28,6 @@ export interface ReflectorOptions<T> {
    * default; a refusal is remembered for a while (see sessionEnd.ts).
    */
   readonly streamingList?: boolean
-  /** A watch that stays silent this long (no event, no bookmark) is dead. */
-  readonly idleTimeout?: Duration.DurationInput
   /**
    * Where the loop reports progress (e.g. `Liveness.watch(name)`): acquired
    * when the deltas stream starts running, released when it stops. Every
@@ -60,9 +58,6 @@ export const reconnectBackoff = Schedule.exponential("800 millis").pipe(
   Schedule.jittered,
   Schedule.union(Schedule.spaced("30 seconds"))
 )
-
-/** Bookmarks arrive about once a minute; three minutes of silence means a dead connection. */
-const DEFAULT_IDLE_TIMEOUT = Duration.minutes(3)
 
 /** The loop between sessions: where the next one starts, and what to wait first. */
 interface LoopState {
@@ -112,7 +107,6 @@ export const makeReflector = <T>(options: ReflectorOptions<T>) =>
       } satisfies Query,
       readOptions: options.representation === undefined ? {} : { as: options.representation } satisfies ReadOptions,
       pageSize: options.pageSize ?? 500,
-      idleTimeout: Duration.decode(options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT),
       project: options.project,
       keyOf: options.keyOf,
       resourceVersionOf: options.resourceVersionOf,

@@ -1,4 +1,4 @@
-import { Cause, Channel, Chunk, Clock, type Context, Duration, Effect, Option, Random, Stream } from "effect"
+import { Cause, Channel, Chunk, Clock, type Context, Effect, Option, Random, Stream } from "effect"
 import type { Delta, Projection } from "./Delta.ts"
 import { type KubeApi, KubeApiError, type Query, type ReadOptions } from "./KubeApi.ts"
 import type { ObjectStore } from "./ObjectStore.ts"
@@ -30,7 +30,6 @@ export interface SessionSettings<T> {
   readonly selector: Query
   readonly readOptions: ReadOptions
   readonly pageSize: number
-  readonly idleTimeout: Duration.Duration
   readonly project: (raw: unknown) => Projection<T>
   readonly keyOf: (value: T) => string
   readonly resourceVersionOf: (value: T) => string
@@ -210,16 +209,9 @@ export const makeSessions = <T>(settings: SessionSettings<T>) => {
         timeoutSeconds: String(timeoutSeconds),
         ...(initialEvents ? { sendInitialEvents: "true", resourceVersionMatch: "NotOlderThan" } : {})
       }
+      // A silent connection is ended by the transport (KubeApi's idle
+      // timeout) as a KubeApiError "IdleTimeout".
       const lines = api.stream(path, query, readOptions).pipe(
-        Stream.timeoutFail(
-          () =>
-            new KubeApiError({
-              status: 0,
-              reason: "IdleTimeout",
-              message: `no data for ${Duration.format(settings.idleTimeout)}`
-            }),
-          settings.idleTimeout
-        ),
         splitLines
       )
       const initial: WatchState<T> = { resourceVersion, events: 0, snapshot: initialEvents ? new Map() : undefined }

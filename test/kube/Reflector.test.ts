@@ -206,21 +206,23 @@ describe("Reflector", () => {
       yield* Fiber.interrupt(fiber)
     }))
 
-  it.effect("a watch that goes silent past the idle timeout is replaced", () =>
+  it.effect("a watch the transport ends for silence (IdleTimeout, see KubeApiIdleTimeout.test.ts) is resumed where it was, without a relist", () =>
     Effect.gen(function*() {
       const kube = fakeKubeApi({
         lists: [{ items: [], rv: "10" }],
-        watches: ["hang", [watchLine("ADDED", podJson("a", { rv: "11" }))]]
+        watches: [
+          new KubeApiError({ status: 0, reason: "IdleTimeout", message: "no data for 3m" }),
+          [watchLine("ADDED", podJson("a", { rv: "11" }))]
+        ]
       })
       const fiber = yield* Effect.gen(function*() {
         const reflector = yield* podReflector()
         return yield* reflector.deltas.pipe(Stream.take(2), Stream.runCollect)
       }).pipe(Effect.provide(kube.layer), Effect.fork)
-      yield* TestClock.adjust(Duration.minutes(2))
-      expect(kube.calls.filter((c) => c.kind === "watch")).toHaveLength(1)
-      yield* TestClock.adjust(Duration.minutes(2))
+      yield* TestClock.adjust(Duration.minutes(1))
       const deltas = yield* Fiber.join(fiber)
       expect(Chunk.toArray(deltas).map(describeDelta)).toEqual(["synced", "upsert a@11 (new)"])
+      expect(requests(kube.calls)).toEqual([["watchList", undefined], ["list", undefined], ["watch", "10"], ["watch", "10"]])
     }))
 
   it.effect("an object that is not a pod is reported and skipped; the rest carries on", () =>
@@ -344,7 +346,7 @@ describe("Reflector streaming list", () => {
         ]
       })
       const fiber = yield* Effect.gen(function*() {
-        const reflector = yield* podReflector([], undefined, { idleTimeout: Duration.hours(2) })
+        const reflector = yield* podReflector([], undefined)
         return yield* reflector.deltas.pipe(Stream.take(5), Stream.runCollect)
       }).pipe(Effect.provide(kube.layer), Effect.fork)
       yield* TestClock.adjust(Duration.minutes(1))
