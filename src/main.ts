@@ -18,6 +18,7 @@ import { loggingLayer } from "./observability/Logging.ts"
 import { Metrics } from "./observability/Metrics.ts"
 import { Readiness } from "./observability/Readiness.ts"
 import { TracingLive } from "./observability/Tracing.ts"
+import { makeEventLoopScheduler } from "./support/eventLoopScheduler.ts"
 
 // The program's outer edge: the only place that reads process.argv/env,
 // prints outside the logger and chooses exit codes. What the settings mean
@@ -98,4 +99,6 @@ const main = loadProcessSettings(process.argv.slice(2), process.env).pipe(
   Effect.provide(NodeFileSystem.layer)
 )
 
-NodeRuntime.runMain(main, { disablePrettyLogger: true })
+// Every fiber inherits the scheduler: none holds the event loop past a
+// slice, so probes and socket reads are answered while the controller works.
+NodeRuntime.runMain(Effect.withScheduler(main, makeEventLoopScheduler()), { disablePrettyLogger: true })

@@ -3,7 +3,7 @@
 // GitHub stand-in in processes of their own; see process/README.md.
 //
 //   npm run bench -- process [--pods 32,10000,100000] [--node-options none|manifest|both|skip]
-//                            [--burst-events 50000] [--burst-variant status|rollout]
+//                            [--burst-events 50000] [--burst-variant status|rollout] [--idle-hold 60]
 //                            [--watch-list on|off] [--bookmark-seconds 10] [--phase-timeout 600]
 //                            [--connection in-cluster|kubeconfig]
 //                            [--go-original <binary of github/deployment-tracker, built separately>]
@@ -29,6 +29,7 @@ const { values: args } = parseArgs({
     namespaces: { type: "string", default: "50" },
     "burst-events": { type: "string", default: "50000" },
     "burst-variant": { type: "string", default: "status" },
+    "idle-hold": { type: "string", default: "60" },
     "watch-list": { type: "string", default: "on" },
     "bookmark-seconds": { type: "string", default: "10" },
     "phase-timeout": { type: "string", default: "600" },
@@ -97,6 +98,7 @@ try {
         bookmarkSeconds: positive("bookmark-seconds", args["bookmark-seconds"]),
         burstEvents: positive("burst-events", args["burst-events"]),
         burstVariant,
+        idleHoldSeconds: positive("idle-hold", args["idle-hold"]),
         phaseTimeoutSeconds: positive("phase-timeout", args["phase-timeout"]),
         tlsDir: workDir,
         workDir,

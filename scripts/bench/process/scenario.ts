@@ -25,6 +25,13 @@ export interface ScenarioOptions {
   readonly bookmarkSeconds: number
   readonly burstEvents: number
   readonly burstVariant: "status" | "rollout"
+  /**
+   * Seconds the settled tracker is left alone (kubelet-paced probes) before
+   * the burst; `idle.afterHold` is the figure at its end. V8 gives memory
+   * back some seconds after allocation stops, so the first quiet moment
+   * overstates what a long-running idle process holds.
+   */
+  readonly idleHoldSeconds: number
   /** Deadline of each phase (ready, quiet after start, burst delivered and quiet). */
   readonly phaseTimeoutSeconds: number
   readonly tlsDir: string
@@ -156,6 +163,10 @@ export const runScenario = async (options: ScenarioOptions) => {
   const idleSample = settled ? sampler.latest : undefined
   // A scrape now: the idle heap figures (the last paced one may be 10 s old).
   const idleMetrics = settled ? await scraper.scrapeNow() : undefined
+  const holdUntil = performance.now() + options.idleHoldSeconds * 1000
+  const held = settled && options.idleHoldSeconds > 0 && await run("idle hold", () => performance.now() >= holdUntil)
+  const heldSample = held ? sampler.sample() ?? sampler.latest : undefined
+  const heldMetrics = held ? await scraper.scrapeNow() : undefined
   const hwmBeforeBurst = sampler.sample()?.hwmBytes ?? sampler.latest?.hwmBytes
 
   // ---- burst: N MODIFIED events -> delivered (fast probes) -> CPU quiet (kubelet pace)
@@ -252,7 +263,13 @@ export const runScenario = async (options: ScenarioOptions) => {
         rssMiB: MiB(idleSample.rssBytes),
         heapUsedMiB: MiB(idleMetrics?.heapUsedBytes),
         heapTotalMiB: MiB(idleMetrics?.heapTotalBytes),
-        probes: summarise(startupEnd, idleAt ?? startupEnd)
+        probes: summarise(startupEnd, idleAt ?? startupEnd),
+        afterHold: heldSample === undefined ? undefined : {
+          seconds: options.idleHoldSeconds,
+          rssMiB: MiB(heldSample.rssBytes),
+          heapUsedMiB: MiB(heldMetrics?.heapUsedBytes),
+          heapTotalMiB: MiB(heldMetrics?.heapTotalBytes)
+        }
       },
     burst,
     peakRssMiB: MiB(Math.max(hwmBeforeBurst ?? 0, hwmEnd)),
