@@ -19,6 +19,7 @@ import { Metrics } from "./observability/Metrics.ts"
 import { Readiness } from "./observability/Readiness.ts"
 import { TracingLive } from "./observability/Tracing.ts"
 import { makeEventLoopScheduler } from "./support/eventLoopScheduler.ts"
+import { V8MemoryReducerLive } from "./support/v8MemoryReducer.ts"
 
 // The program's outer edge: the only place that reads process.argv/env,
 // prints outside the logger and chooses exit codes. What the settings mean
@@ -44,11 +45,13 @@ const app = (config: ControllerConfig, kube: ClusterCredentials) => {
   // finalizer (stop watch, drain, stop workers) runs before them.
   return Effect.gen(function*() {
     if (Option.isNone(config.leaderElection)) {
-      return yield* Layer.launch(ControllerAppLive.pipe(Layer.provide(Layer.merge(HttpEndpointsLive, HealthGaugesLive)), Layer.provide(base)))
+      return yield* Layer.launch(
+        ControllerAppLive.pipe(Layer.provide(Layer.mergeAll(HttpEndpointsLive, HealthGaugesLive, V8MemoryReducerLive)), Layer.provide(base))
+      )
     }
     // The endpoints run always; the controller only while this replica holds the Lease.
     return yield* runLeaderElected(config.leaderElection.value, ControllerAppLive, exitOnLostLease).pipe(
-      Effect.provide(Layer.merge(HttpEndpointsLive, HealthGaugesLive).pipe(Layer.provideMerge(base)))
+      Effect.provide(Layer.mergeAll(HttpEndpointsLive, HealthGaugesLive, V8MemoryReducerLive).pipe(Layer.provideMerge(base)))
     )
   })
 }
