@@ -91,15 +91,17 @@ export const readBoundedText = (
   // stream (rather than not at all) closes it, which drops the connection.
   const announcedTooLarge = Number.isFinite(declared) && declared > limit
   const allowed = announcedTooLarge ? 0 : limit
-  const tooLarge = new BodyTooLarge({ status: response.status, limit })
+  // Made only when needed: an error captures a stack trace, which cost more
+  // than reading a record's answer.
+  const tooLarge = () => new BodyTooLarge({ status: response.status, limit })
   return response.stream.pipe(
     Stream.runFoldEffect({ chunks: [] as Array<Uint8Array>, size: 0 }, (read, chunk) => {
       const size = read.size + chunk.length
-      if (size > allowed) return Effect.fail(tooLarge)
+      if (size > allowed) return Effect.fail(tooLarge())
       read.chunks.push(chunk)
       return Effect.succeed({ chunks: read.chunks, size })
     }),
-    Effect.filterOrFail(() => !announcedTooLarge, () => tooLarge),
+    Effect.filterOrFail(() => !announcedTooLarge, tooLarge),
     Effect.map(({ chunks }) => new TextDecoder().decode(Buffer.concat(chunks)))
   )
 }
