@@ -7,7 +7,7 @@
 // Deployment has a template (its pod JSON with placeholders for what differs
 // per pod and per version), so a list page or watch event is string joins.
 import { createHash } from "node:crypto"
-import { makePod } from "../podFactory.ts"
+import { FIXTURE_OWNER_UID, makePod } from "../podFactory.ts"
 
 /** What changes between versions of one pod. */
 export interface PodVersion {
@@ -137,7 +137,6 @@ export class PodCatalog {
 /** One Deployment's pod JSON, with placeholders for name, uid, resourceVersion, Ready time and image generation. */
 const podTemplate = (deployment: Deployment, replicas: number): string => {
   const pod = makePod({ index: deployment.index * replicas, phase: "Running", resourceVersion: 0, podsPerWorkload: replicas })
-  const fixtureOwnerUid: string = pod.metadata.ownerReferences[0].uid
   pod.metadata.name = "@@NAME@@"
   pod.metadata.uid = "@@UID@@"
   pod.metadata.resourceVersion = "@@RV@@"
@@ -162,5 +161,5 @@ const podTemplate = (deployment: Deployment, replicas: number): string => {
     status.imageID = `${String(status.imageID).slice(0, -8)}@@GEN@@`
   }
   // managedFields name the owner by uid too.
-  return JSON.stringify(pod).replaceAll(fixtureOwnerUid, deployment.replicaSetUid)
+  return JSON.stringify(pod).replaceAll(FIXTURE_OWNER_UID, deployment.replicaSetUid)
 }
