@@ -91,6 +91,8 @@ const program = Effect.gen(function*() {
   yield* waitUntil(async () => (await arrivalCount(server.url)) >= expectedRecords, `${expectedRecords} records`)
   const seconds = (performance.now() - started) / 1000
   const metrics = yield* Metrics.pipe(Effect.provide(context))
+  // The gauges are set when /metrics is read: render as a scrape does.
+  yield* metrics.render
   const cached = (yield* Effect.promise(() => metrics.registry.getSingleMetric("deployment_tracker_cached_pods")!.get()))
     .values[0]?.value
   const heapAfter = settledHeap()
