@@ -49,42 +49,40 @@ const credentials = (port: number): ClusterCredentials => ({
 const lineCount = (bytes: Chunk.Chunk<Uint8Array>) =>
   Buffer.concat(Chunk.toArray(bytes)).toString("utf8").split("\n").filter((l) => l !== "").length
 
+/** Reads a watch of that server until it ends: how it ended, the lines it brought, the milliseconds it took. */
+const watchToTheEnd = (lines: number, everyMs: number) =>
+  Effect.gen(function*() {
+    const server = yield* watchServer(lines, everyMs)
+    const kube = yield* makeKubeApi(credentials(server.port), undefined, IDLE)
+    const received: Array<Uint8Array> = []
+    const started = Date.now()
+    const result = yield* kube.stream("/api/v1/pods", { watch: "1" }).pipe(
+      Stream.runForEach((bytes) => Effect.sync(() => void received.push(bytes))),
+      Effect.timeout("10 seconds"),
+      Effect.either
+    )
+    return { failure: Either.getLeft(result), lines: lineCount(Chunk.unsafeFromArray(received)), millis: Date.now() - started }
+  })
+
 describe("KubeApi's idle timeout", () => {
   it.scopedLive("a watch that goes silent fails with IdleTimeout once the timeout has passed, after what it sent", () =>
     Effect.gen(function*() {
-      const server = yield* watchServer(2, 50)
-      const kube = yield* makeKubeApi(credentials(server.port), undefined, IDLE)
-      const received: Array<Uint8Array> = []
-      const started = Date.now()
-      const result = yield* kube.stream("/api/v1/pods", { watch: "1" }).pipe(
-        Stream.runForEach((bytes) => Effect.sync(() => void received.push(bytes))),
-        Effect.timeout("10 seconds"),
-        Effect.either
-      )
-      const waited = Date.now() - started
-      expect(Either.getLeft(result)).toEqual(
+      const { failure, lines, millis } = yield* watchToTheEnd(2, 50)
+      expect(failure).toEqual(
         Option.some(expect.objectContaining({ _tag: "KubeApiError", status: 0, reason: "IdleTimeout", message: "no data for 1s" }))
       )
-      expect(lineCount(Chunk.unsafeFromArray(received))).toBe(2)
+      expect(lines).toBe(2)
       // undici's body timers tick every half second.
-      expect(waited).toBeGreaterThanOrEqual(900)
-      expect(waited).toBeLessThan(5_000)
+      expect(millis).toBeGreaterThanOrEqual(900)
+      expect(millis).toBeLessThan(5_000)
     }))
 
   it.scopedLive("bytes arriving more often than the timeout keep a watch open past it", () =>
     Effect.gen(function*() {
       // 12 lines, 250 ms apart: 3 s of watch with a 1 s timeout, then silence.
-      const server = yield* watchServer(12, 250)
-      const kube = yield* makeKubeApi(credentials(server.port), undefined, IDLE)
-      const received: Array<Uint8Array> = []
-      const started = Date.now()
-      const result = yield* kube.stream("/api/v1/pods", { watch: "1" }).pipe(
-        Stream.runForEach((bytes) => Effect.sync(() => void received.push(bytes))),
-        Effect.timeout("10 seconds"),
-        Effect.either
-      )
-      expect(Either.getLeft(result)).toEqual(Option.some(expect.objectContaining({ reason: "IdleTimeout" })))
-      expect(lineCount(Chunk.unsafeFromArray(received))).toBe(12)
-      expect(Date.now() - started).toBeGreaterThanOrEqual(3_000)
+      const { failure, lines, millis } = yield* watchToTheEnd(12, 250)
+      expect(failure).toEqual(Option.some(expect.objectContaining({ reason: "IdleTimeout" })))
+      expect(lines).toBe(12)
+      expect(millis).toBeGreaterThanOrEqual(3_000)
     }))
 })
