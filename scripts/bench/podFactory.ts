@@ -13,15 +13,18 @@ export const FIXTURE_OWNER_UID: string = fixture.metadata.ownerReferences[0].uid
 
 const hex = (seed: string) => createHash("sha256").update(seed).digest("hex")
 
+/** A uid-shaped string from a seed. */
+export const uidOf = (seed: string) => {
+  const h = hex(seed)
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`
+}
+
 /**
- * A uid per object, the same wherever the object is named: a pod's owner
+ * An object's uid, the same wherever the object is named: a pod's owner
  * reference and the ReplicaSet served for it agree, and no two workloads
  * share an owner uid (the controller shares attributions by owner uid).
  */
-const uidOf = (kind: string, namespace: string, name: string) => {
-  const h = hex(`${kind}/${namespace}/${name}`)
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`
-}
+const objectUid = (kind: string, namespace: string, name: string) => uidOf(`${kind}/${namespace}/${name}`)
 
 export interface PodVariant {
   readonly index: number
@@ -41,7 +44,7 @@ export const makePod = ({ index, phase, podsPerWorkload = 1, resourceVersion }: 
   pod.metadata.resourceVersion = String(resourceVersion)
   pod.metadata.generateName = `${replicaSet}-`
   pod.metadata.ownerReferences[0].name = replicaSet
-  pod.metadata.ownerReferences[0].uid = uidOf("ReplicaSet", pod.metadata.namespace, replicaSet)
+  pod.metadata.ownerReferences[0].uid = objectUid("ReplicaSet", pod.metadata.namespace, replicaSet)
   pod.status.phase = phase
   for (const status of [...(pod.status.containerStatuses ?? []), ...(pod.status.initContainerStatuses ?? [])]) {
     status.imageID = `${String(status.image).replace(/:[^/:]+$/, "")}@sha256:${hex(`${workload}-${status.name}`)}`
@@ -65,23 +68,24 @@ export const ownerObject = (path: string): Record<string, unknown> | undefined =
   const deployment = DEPLOYMENT_PATH.exec(path)
   if (deployment !== null) {
     const [, namespace, name] = deployment as unknown as [string, string, string]
-    return { apiVersion: "meta.k8s.io/v1", kind: "PartialObjectMetadata", metadata: { name, namespace, uid: uidOf("Deployment", namespace, name) } }
+    return { apiVersion: "meta.k8s.io/v1", kind: "PartialObjectMetadata", metadata: { name, namespace, uid: objectUid("Deployment", namespace, name) } }
   }
   const match = REPLICA_SET_PATH.exec(path)
   if (match === null) return undefined
   const [, namespace, name] = match as unknown as [string, string, string]
+  const deploymentName = name.replace(/-[^-]+$/, "")
   return {
     apiVersion: "apps/v1",
     kind: "ReplicaSet",
     metadata: {
       name,
       namespace,
-      uid: uidOf("ReplicaSet", namespace, name),
+      uid: objectUid("ReplicaSet", namespace, name),
       ownerReferences: [{
         apiVersion: "apps/v1",
         kind: "Deployment",
-        name: name.replace(/-[^-]+$/, ""),
-        uid: uidOf("Deployment", namespace, name.replace(/-[^-]+$/, "")),
+        name: deploymentName,
+        uid: objectUid("Deployment", namespace, deploymentName),
         controller: true
       }]
     }

@@ -121,10 +121,11 @@ export const makeKubeApi = (
 ) =>
   Effect.gen(function*() {
     const server = credentials.server
+    const idle = Duration.decode(idleTimeout)
     // TLS material once, to build the dispatcher.
     const initial = yield* Effect.mapError(credentials.tls, credentialsError)
     const agent = yield* Effect.acquireRelease(
-      Effect.sync(() => makeKubeDispatcher(initial, credentials.proxy, proxyCa, Duration.decode(idleTimeout))),
+      Effect.sync(() => makeKubeDispatcher(initial, credentials.proxy, proxyCa, idle)),
       (a) => Effect.promise(() => a.close())
     )
     if (Option.isSome(credentials.proxy)) {
@@ -160,8 +161,8 @@ export const makeKubeApi = (
       build.pipe(
         Effect.flatMap((req) => client.execute(req)),
         Effect.catchTags({
-          RequestError: (e) => Effect.fail(transportError(e, idleTimeout)),
-          ResponseError: (e) => Effect.fail(transportError(e, idleTimeout))
+          RequestError: (e) => Effect.fail(transportError(e, idle)),
+          ResponseError: (e) => Effect.fail(transportError(e, idle))
         }),
         Effect.flatMap((response) => response.status >= 200 && response.status < 300 ? Effect.succeed(response) : statusError(response))
       )
@@ -171,7 +172,7 @@ export const makeKubeApi = (
         Effect.flatMap((response) => response.json),
         Effect.catchTag(
           "ResponseError",
-          (e) => Effect.fail(transportError(e, idleTimeout))
+          (e) => Effect.fail(transportError(e, idle))
         ),
         Effect.scoped
       )
@@ -194,7 +195,7 @@ export const makeKubeApi = (
       execute(request(path, query, acceptHeader(options?.as, false))).pipe(
         Effect.map((response) =>
           response.stream.pipe(
-            Stream.mapError((e) => transportError(e, idleTimeout))
+            Stream.mapError((e) => transportError(e, idle))
           )
         ),
         Stream.unwrapScoped
@@ -220,7 +221,7 @@ export const isCollection = (path: string): boolean => {
 }
 
 /** A failure below HTTP; a body silent past the idle timeout is told apart (a watch resumes at once after one). */
-const transportError = (error: { readonly message: string; readonly cause?: unknown }, idleTimeout: Duration.DurationInput) => {
+const transportError = (error: { readonly message: string; readonly cause?: unknown }, idleTimeout: Duration.Duration) => {
   const cause = error.cause
   const code = typeof cause === "object" && cause !== null ? (cause as { code?: unknown }).code : undefined
   return code === BODY_TIMEOUT
@@ -261,5 +262,5 @@ export const parseStatus = (body: string): { reason?: string; message?: string }
 
 /** `proxyCa`: CA certificates an https:// proxy-url is trusted by, on top of Node's (config/egress.ts trustedCertificates). */
 export const KubeApiLive = (credentials: ClusterCredentials, proxyCa?: ReadonlyArray<string>) =>
-  Layer.scoped(KubeApi, makeKubeApi(credentials, proxyCa, DEFAULT_IDLE_TIMEOUT))
+  Layer.scoped(KubeApi, makeKubeApi(credentials, proxyCa))
 

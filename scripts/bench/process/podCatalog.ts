@@ -7,7 +7,7 @@
 // Deployment has a template (its pod JSON with placeholders for what differs
 // per pod and per version), so a list page or watch event is string joins.
 import { createHash } from "node:crypto"
-import { FIXTURE_OWNER_UID, makePod } from "../podFactory.ts"
+import { FIXTURE_OWNER_UID, makePod, uidOf } from "../podFactory.ts"
 
 /** What changes between versions of one pod. */
 export interface PodVersion {
@@ -19,12 +19,6 @@ export interface PodVersion {
 }
 
 const hex = (seed: string) => createHash("sha256").update(seed).digest("hex")
-
-/** A uid-shaped string from a seed. */
-const uidOf = (seed: string) => {
-  const h = hex(seed)
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`
-}
 
 const READY_BASE_MS = Date.parse("2026-07-14T09:13:06Z")
 
