@@ -87,6 +87,11 @@ export const readBoundedText = (
   limit: number = MAX_RESPONSE_BYTES
 ): Effect.Effect<string, BodyTooLarge | ResponseError> => {
   const declared = Number(response.headers["content-length"])
+  // Announced within the limit (GitHub's usual answer): the HTTP parser
+  // reads exactly that many bytes, so the whole body is read at once. The
+  // stream below costs more: ending it aborts the request's controller,
+  // which makes a DOMException with a stack trace for every response.
+  if (Number.isFinite(declared) && declared >= 0 && declared <= limit) return response.text
   // Announced as too large: fail at the first byte. Reading through the
   // stream (rather than not at all) closes it, which drops the connection.
   const announcedTooLarge = Number.isFinite(declared) && declared > limit
