@@ -66,6 +66,23 @@ interface ListBody {
   readonly metadata?: { readonly resourceVersion?: unknown; readonly continue?: unknown }
 }
 
+/**
+ * Most steps one chunk carries. A stream keeps the last chunk it passed on
+ * until it passes on the next, so a relist's deltas in one chunk would keep
+ * every delta (and each object it replaced) for as long as the watch is
+ * quiet afterwards; in pieces, only the last piece stays.
+ */
+export const MAX_STEPS_PER_CHUNK = 256
+
+/** The steps as chunks of at most MAX_STEPS_PER_CHUNK. */
+const piecesOf = <A>(steps: ReadonlyArray<A>): Array<Chunk.Chunk<A>> => {
+  const pieces: Array<Chunk.Chunk<A>> = []
+  for (let from = 0; from < steps.length; from += MAX_STEPS_PER_CHUNK) {
+    pieces.push(Chunk.unsafeFromArray(steps.slice(from, from + MAX_STEPS_PER_CHUNK)))
+  }
+  return pieces
+}
+
 const stageOf = (snapshot: WatchState<unknown>["snapshot"]): Stage => snapshot === undefined ? "watching" : "initial-events"
 
 /**
@@ -178,7 +195,9 @@ export const makeSessions = <T>(settings: SessionSettings<T>) => {
       Channel.readWithCause({
         onInput: (chunk: Chunk.Chunk<string>) =>
           Channel.flatMap(Channel.fromEffect(settleChunk(readLines(state, chunk), progressed)), (read) => {
-            const steps = Channel.write(Chunk.unsafeFromArray(read.steps))
+            const steps = read.steps.length <= MAX_STEPS_PER_CHUNK
+              ? Channel.write(Chunk.unsafeFromArray(read.steps))
+              : Channel.writeAll(...piecesOf(read.steps))
             return read.ended ? steps : Channel.zipRight(steps, fold(read.state))
           }),
         onFailure: (cause: Cause.Cause<KubeApiError>) =>
@@ -257,11 +276,11 @@ export const makeSessions = <T>(settings: SessionSettings<T>) => {
         Stream.concat(
           // The deltas are made as this part runs: a stream that held them
           // would keep them (and the replaced objects) for the whole watch.
-          Stream.fromEffect(Effect.suspend(() => {
+          Stream.unwrap(Effect.suspend(() => {
             const count = listed.size
-            const deltas = Chunk.unsafeFromArray<Step<T>>(store.replace(listed))
-            return Effect.as(settings.onListed({ kind: "paginated", count, resourceVersion }), deltas)
-          })).pipe(Stream.flattenChunks),
+            const deltas = piecesOf<Step<T>>(store.replace(listed))
+            return Effect.as(settings.onListed({ kind: "paginated", count, resourceVersion }), Stream.fromChunks(...deltas))
+          })),
           watch(resourceVersion, false, progressed)
         )
       ),

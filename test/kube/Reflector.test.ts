@@ -4,6 +4,7 @@ import { KubeApiError } from "../../src/kube/KubeApi.ts"
 import { projectPod } from "../../src/kube/podProjection.ts"
 import { type Delta, makeReflector, type ReflectorOptions } from "../../src/kube/Reflector.ts"
 import { podKey, type SlimPod } from "../../src/kube/SlimPod.ts"
+import { MAX_STEPS_PER_CHUNK } from "../../src/kube/watchSession.ts"
 import { Liveness } from "../../src/observability/Liveness.ts"
 import { pushedWatch } from "../observability/pushedWatch.ts"
 import { livePodReflector } from "../support/livePodReflector.ts"
@@ -247,6 +248,44 @@ describe("Reflector", () => {
         return Array.from(reflector.values(), (p) => p.name).sort()
       }).pipe(Effect.provide(kube.layer))
       expect(names).toEqual(["b", "c"])
+    }))
+})
+
+/** The sizes of the chunks the reflector hands over, until `count` deltas have come. */
+const chunkSizes = (script: KubeScript, count: number) =>
+  Effect.gen(function*() {
+    const reflector = yield* podReflector()
+    let seen = 0
+    const sizes = yield* reflector.deltas.pipe(
+      Stream.chunks,
+      Stream.map(Chunk.size),
+      Stream.takeUntil((size) => (seen += size) >= count),
+      Stream.runCollect
+    )
+    return Chunk.toArray(sizes)
+  }).pipe(Effect.provide(fakeKubeApi(script).layer))
+
+describe("Reflector relists in pieces", () => {
+  // A stream keeps the last chunk it handed over until the next one: one
+  // chunk of a whole relist would keep every delta while the watch is quiet.
+  const pods = Array.from({ length: 2 * MAX_STEPS_PER_CHUNK + 1 }, (_, i) => podJson(`p${i}`, { rv: String(i + 1) }))
+
+  it.effect("a paginated list's deltas come in chunks of at most MAX_STEPS_PER_CHUNK", () =>
+    Effect.gen(function*() {
+      const sizes = yield* chunkSizes({ lists: [{ items: pods, rv: "900" }], watches: [] }, pods.length + 1)
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(pods.length + 1)
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(MAX_STEPS_PER_CHUNK)
+    }))
+
+  it.effect("a streaming list's deltas come in chunks of at most MAX_STEPS_PER_CHUNK", () =>
+    Effect.gen(function*() {
+      const sizes = yield* chunkSizes({
+        lists: [],
+        watches: [],
+        watchLists: [[...pods.map((pod) => watchLine("ADDED", pod)), initialEventsEnd("900")]]
+      }, pods.length + 1)
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(pods.length + 1)
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(MAX_STEPS_PER_CHUNK)
     }))
 })
 
