@@ -2,6 +2,18 @@ import { Effect } from "effect"
 import type { Attribution } from "../workload/Attribution.ts"
 
 /**
+ * A pod's attribution and the owner (by uid) it was found from. Pods of one
+ * owner share one link (and so one attribution: a rollout of 100 replicas
+ * holds one object, and one read found it); `pods` counts them.
+ */
+interface Link {
+  readonly attribution: Attribution
+  /** "" for a link of its own (no owner uid, or the owner's pods disagree). */
+  readonly ownerUid: string
+  pods: number
+}
+
+/**
  * Which pods run under which workload key, and what each pod was
  * attributed to while it lives. The attribution stays with the pod when
  * its owner references go (orphan deletion) or its owner is gone: the
@@ -12,31 +24,25 @@ import type { Attribution } from "../workload/Attribution.ts"
  */
 export class WorkloadIndex extends Effect.Service<WorkloadIndex>()("deployment-tracker/WorkloadIndex", {
   sync: () => {
-    const byPod = new Map<string, Attribution>()
+    // One entry per pod here and in its key's set: at 100,000 pods every
+    // map keyed by pod costs some 4-5 MiB, so the owner is in the link.
+    const byPod = new Map<string, Link>()
     const byKey = new Map<string, Set<string>>()
-    // Attributions are shared by the pods of one owner (by its uid), so a
-    // rollout of 100 replicas holds one object, and one read found it.
-    const byOwner = new Map<string, { readonly attribution: Attribution; pods: number }>()
-    const ownerOfPod = new Map<string, string>()
+    const byOwner = new Map<string, Link>()
 
-    const unlink = (podKey: string) => {
-      const before = byPod.get(podKey)
-      if (before === undefined) return undefined
+    const unlink = (podKey: string): Attribution | undefined => {
+      const link = byPod.get(podKey)
+      if (link === undefined) return undefined
       byPod.delete(podKey)
-      const pods = byKey.get(before.key)
+      const pods = byKey.get(link.attribution.key)
       pods?.delete(podKey)
-      if (pods?.size === 0) byKey.delete(before.key)
-      const ownerUid = ownerOfPod.get(podKey)
-      ownerOfPod.delete(podKey)
-      if (ownerUid !== undefined) {
-        const shared = byOwner.get(ownerUid)
-        if (shared !== undefined && --shared.pods <= 0) byOwner.delete(ownerUid)
-      }
-      return before
+      if (pods?.size === 0) byKey.delete(link.attribution.key)
+      if (--link.pods <= 0 && link.ownerUid !== "" && byOwner.get(link.ownerUid) === link) byOwner.delete(link.ownerUid)
+      return link.attribution
     }
 
     return {
-      attributionOf: (podKey: string): Attribution | undefined => byPod.get(podKey),
+      attributionOf: (podKey: string): Attribution | undefined => byPod.get(podKey)?.attribution,
       /** The attribution already found for pods of this owner (by uid), if any. */
       ofOwner: (ownerUid: string): Attribution | undefined => byOwner.get(ownerUid)?.attribution,
       /**
@@ -46,20 +52,22 @@ export class WorkloadIndex extends Effect.Service<WorkloadIndex>()("deployment-t
       assign: (podKey: string, ownerUid: string, attribution: Attribution): string | undefined => {
         const before = unlink(podKey)
         const shared = ownerUid === "" ? undefined : byOwner.get(ownerUid)
-        let kept = attribution
+        let link: Link
         if (ownerUid !== "" && shared === undefined) {
-          byOwner.set(ownerUid, { attribution, pods: 1 })
-          ownerOfPod.set(podKey, ownerUid)
+          link = { attribution, ownerUid, pods: 1 }
+          byOwner.set(ownerUid, link)
         } else if (shared !== undefined && shared.attribution.key === attribution.key) {
-          kept = shared.attribution
+          link = shared
           shared.pods++
-          ownerOfPod.set(podKey, ownerUid)
+        } else {
+          link = { attribution, ownerUid: "", pods: 1 }
         }
-        byPod.set(podKey, kept)
-        let pods = byKey.get(kept.key)
-        if (pods === undefined) byKey.set(kept.key, pods = new Set())
+        byPod.set(podKey, link)
+        const key = link.attribution.key
+        let pods = byKey.get(key)
+        if (pods === undefined) byKey.set(key, pods = new Set())
         pods.add(podKey)
-        return before !== undefined && before.key !== kept.key ? before.key : undefined
+        return before !== undefined && before.key !== key ? before.key : undefined
       },
       /** The pod is gone: returns what it ran under. */
       release: (podKey: string): Attribution | undefined => unlink(podKey),

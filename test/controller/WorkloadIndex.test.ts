@@ -39,6 +39,23 @@ describe("WorkloadIndex", () => {
       expect(index.ofOwner("uid-rs")).toBeUndefined()
     }).pipe(Effect.provide(WorkloadIndex.Default)))
 
+  it.effect("a pod without an owner uid, or one its owner's pods disagree with, keeps its own attribution and does not hold the owner's", () =>
+    Effect.gen(function*() {
+      const index = yield* WorkloadIndex
+      index.assign("ns/bare", "", api)
+      expect(index.ofOwner("")).toBeUndefined()
+      index.assign("ns/a", "uid-rs", web)
+      index.assign("ns/odd", "uid-rs", api)
+      expect(index.attributionOf("ns/odd")).toBe(api)
+      expect(index.ofOwner("uid-rs")).toBe(web)
+      expect([...index.podsOf("ns/api")].sort()).toEqual(["ns/bare", "ns/odd"])
+      // The owner's attribution goes with its last pod, not with the odd one.
+      index.release("ns/a")
+      expect(index.ofOwner("uid-rs")).toBeUndefined()
+      expect(index.release("ns/odd")).toBe(api)
+      expect([...index.podsOf("ns/api")]).toEqual(["ns/bare"])
+    }).pipe(Effect.provide(WorkloadIndex.Default)))
+
   it.effect("a pod moved to another workload (adopted) reports the key it left", () =>
     Effect.gen(function*() {
       const index = yield* WorkloadIndex
