@@ -7,7 +7,7 @@ import type { ObjectMeta } from "../kube/ObjectMeta.ts"
 import { controllingOwner } from "../kube/ownerReferences.ts"
 import { PodWatch } from "../kube/PodWatch.ts"
 import type { Delta } from "../kube/Reflector.ts"
-import { podKey, type SlimOwnerReference, type SlimPod } from "../kube/SlimPod.ts"
+import { type SlimOwnerReference, type SlimPod } from "../kube/SlimPod.ts"
 import { NamespaceWatch } from "../kube/NamespaceWatch.ts"
 import { WATCHED_KINDS } from "../kube/resources.ts"
 import { WorkloadWatches } from "../kube/WorkloadWatches.ts"
@@ -202,13 +202,12 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
           yield* Deferred.succeed(podsIndexed, undefined)
           return
         case "Delete": {
-          const gone = index.release(podKey(delta.last))
+          const gone = index.release(delta.key)
           if (gone !== undefined) yield* trigger(gone.key, "DELETED")
           return
         }
         case "Upsert": {
-          const { current } = delta
-          const key = podKey(current)
+          const { current, key } = delta
           let previous = delta.previous
           if (previous !== undefined && previous.uid !== current.uid) {
             // Deleted and recreated under the same name while the watch was away.

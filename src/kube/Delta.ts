@@ -4,9 +4,16 @@
  * the server as of that list.
  */
 export type Delta<T> =
-  | { readonly _tag: "Upsert"; readonly previous: T | undefined; readonly current: T }
+  | {
+    readonly _tag: "Upsert"
+    /** The store's key of the object: the same string, so a consumer's index by key holds no copy of it. */
+    readonly key: string
+    readonly previous: T | undefined
+    readonly current: T
+  }
   | {
     readonly _tag: "Delete"
+    readonly key: string
     readonly last: T
     /** The delete was inferred from a relist: `last` may be stale. */
     readonly finalStateUnknown: boolean

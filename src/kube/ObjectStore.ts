@@ -29,11 +29,12 @@ export const makeObjectStore = <T>(
       const key = keyOf(current)
       const previous = objects.get(key)
       objects.set(key, current)
-      return { _tag: "Upsert", previous, current }
+      return { _tag: "Upsert", key, previous, current }
     },
     remove: (last) => {
-      objects.delete(keyOf(last))
-      return { _tag: "Delete", last, finalStateUnknown: false }
+      const key = keyOf(last)
+      objects.delete(key)
+      return { _tag: "Delete", key, last, finalStateUnknown: false }
     },
     replace: (listed) => {
       const deltas = relistDiff(objects, listed, resourceVersionOf)

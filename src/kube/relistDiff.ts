@@ -16,11 +16,11 @@ export const relistDiff = <T>(
   for (const [key, current] of listed) {
     const previous = known.get(key)
     if (previous === undefined || resourceVersionOf(previous) !== resourceVersionOf(current)) {
-      deltas.push({ _tag: "Upsert", previous, current })
+      deltas.push({ _tag: "Upsert", key, previous, current })
     }
   }
   for (const [key, last] of known) {
-    if (!listed.has(key)) deltas.push({ _tag: "Delete", last, finalStateUnknown: true })
+    if (!listed.has(key)) deltas.push({ _tag: "Delete", key, last, finalStateUnknown: true })
   }
   deltas.push({ _tag: "Synced" })
   return deltas

@@ -10,12 +10,13 @@ interface Obj {
 
 const obj = (name: string, rv: string): Obj => ({ name, rv })
 const byName = (objects: ReadonlyArray<Obj>) => new Map(objects.map((o) => [o.name, o]))
+// By the delta's key (the stores here key objects by name): a consumer indexes by it.
 const describeDelta = (d: Delta<Obj>) =>
   d._tag === "Synced"
     ? "synced"
     : d._tag === "Upsert"
-    ? `upsert ${d.current.name}@${d.current.rv}${d.previous === undefined ? " (new)" : ` (was @${d.previous.rv})`}`
-    : `delete ${d.last.name}@${d.last.rv}${d.finalStateUnknown ? " (final state unknown)" : ""}`
+    ? `upsert ${d.key}@${d.current.rv}${d.previous === undefined ? " (new)" : ` (was @${d.previous.rv})`}`
+    : `delete ${d.key}@${d.last.rv}${d.finalStateUnknown ? " (final state unknown)" : ""}`
 
 describe("relistDiff: known objects vs a fresh complete list", () => {
   const rows: ReadonlyArray<readonly [string, ReadonlyArray<Obj>, ReadonlyArray<Obj>, ReadonlyArray<string>]> = [
