@@ -68,21 +68,18 @@ interface PendingWork {
   trace: EventTrace | undefined
 }
 
-/** An update that changes the pod's identity, owner or anything the desired state reads. */
 /** Pod deltas handled between two turns of the event loop (a few ms of work). */
 const POD_SLICE = 250
 
 /** Workload keys whose start-up records are computed between two turns of the event loop. */
 const STARTUP_KEYS_PER_TURN = 10
 
+/** An update that changes the pod's identity, owner or anything the desired state reads. */
 const isRelevantUpsert = (previous: SlimPod | undefined, current: SlimPod): boolean =>
   previous === undefined || previous.uid !== current.uid || podTrigger(previous, current) !== undefined
 
-/** A pod delta with the attribution its owner gives (undefined: none needed, or not a reported owner). */
-interface AttributedDelta {
-  readonly delta: Delta<SlimPod>
-  readonly attribution: Attribution | undefined
-}
+/** What indexing a pod delta asks for next, in order: a key to queue (and why), or the end of a list. */
+type PodFollowUp = { readonly key: string; readonly reason: Trigger } | "indexed"
 
 /**
  * The reconcile loop. Watch events only say which workload key changed:
@@ -123,8 +120,20 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   // every key is queued once at start.
   let started = false
 
-  const trigger = (key: string, reason: Trigger): Effect.Effect<void> =>
-    Effect.gen(function*() {
+  /**
+   * Counts the event on the key's pending work (made when there is none)
+   * and queues the key once the workers run. A key already pending is
+   * counted at once, without an effect to run before the start: a list of
+   * 100,000 pods is 100,000 such calls, and their garbage set the start-up
+   * peak of memory.
+   */
+  const trigger = (key: string, reason: Trigger): Effect.Effect<void> => {
+    const waiting = pending.get(key)
+    if (waiting !== undefined) {
+      countTrigger(waiting.counts, reason)
+      return started ? queue.add(key) : Effect.void
+    }
+    return Effect.gen(function*() {
       let work = pending.get(key)
       if (work === undefined) {
         work = { counts: {}, trace: yield* traceReceipt({ key, trigger: reason }) }
@@ -133,6 +142,7 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
       countTrigger(work.counts, reason)
       if (started) yield* queue.add(key)
     })
+  }
 
   const ownerUid = (pod: SlimPod) => controllingOwner(pod.ownerReferences)?.uid ?? ""
 
@@ -156,9 +166,9 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   const applyPodChunk = (chunk: Chunk.Chunk<Delta<SlimPod>>): Effect.Effect<void> => {
     const deltas = Chunk.toReadonlyArray(chunk)
     if (deltas.length <= POD_SLICE) return applyPodSlice(deltas)
-    // A list's deltas come as one chunk (100,000 at 100,000 pods): in slices,
-    // with the event loop let through between them, so /healthz and /readyz
-    // answer while a large list is indexed.
+    // A larger chunk (a watch read of many small pods) goes in slices,
+    // with the event loop let through between them, so /healthz and
+    // /readyz answer while it is indexed.
     const slices: Array<ReadonlyArray<Delta<SlimPod>>> = []
     for (let i = 0; i < deltas.length; i += POD_SLICE) slices.push(deltas.slice(i, i + POD_SLICE))
     return Effect.forEach(slices, (slice) => Effect.zipRight(applyPodSlice(slice), yieldToEventLoop), { discard: true })
@@ -169,6 +179,8 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
       const attributions = new Array<Attribution | undefined>(deltas.length)
       const reads: Array<number> = []
       const relevant = new Array<boolean>(deltas.length)
+      // Replicas come together: one owner's attribution is made once per slice.
+      const fromCaches = new Map<string, Attribution | undefined>()
       for (let i = 0; i < deltas.length; i++) {
         const delta = deltas[i]!
         // Most events of a running cluster change nothing the desired state
@@ -177,9 +189,16 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
         if (delta._tag !== "Upsert" || !relevant[i]) continue
         const owner = controllingOwner(delta.current.ownerReferences)
         if (owner === undefined) continue
-        const known = index.ofOwner(owner.uid) ?? attributor.attributeFromCaches(delta.current, owner)
-        if (known === NEEDS_READ) reads.push(i)
-        else attributions[i] = known
+        let known = index.ofOwner(owner.uid) ?? fromCaches.get(owner.uid)
+        if (known === undefined) {
+          const found = attributor.attributeFromCaches(delta.current, owner)
+          if (found === NEEDS_READ) {
+            reads.push(i)
+            continue
+          }
+          fromCaches.set(owner.uid, known = found)
+        }
+        attributions[i] = known
       }
       if (reads.length > 0) {
         yield* Effect.forEach(reads, (i) => {
@@ -189,44 +208,54 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
           )
         }, { concurrency: ATTRIBUTION_CONCURRENCY, discard: true })
       }
+      const followUps: Array<PodFollowUp> = []
       for (let i = 0; i < deltas.length; i++) {
-        if (relevant[i]) yield* applyPodDelta({ delta: deltas[i]!, attribution: attributions[i] })
+        if (relevant[i]) indexPod(deltas[i]!, attributions[i], followUps)
+      }
+      for (const followUp of followUps) {
+        if (followUp === "indexed") yield* Deferred.succeed(podsIndexed, undefined)
+        else {
+          const queued = trigger(followUp.key, followUp.reason)
+          if (queued !== Effect.void) yield* queued
+        }
       }
     })
 
-  /** Stage two, in order: the index follows the pods, and the keys they touch are queued. */
-  const applyPodDelta = ({ attribution, delta }: AttributedDelta): Effect.Effect<void> =>
-    Effect.gen(function*() {
-      switch (delta._tag) {
-        case "Synced":
-          yield* Deferred.succeed(podsIndexed, undefined)
-          return
-        case "Delete": {
-          const gone = index.release(delta.key)
-          if (gone !== undefined) yield* trigger(gone.key, "DELETED")
-          return
-        }
-        case "Upsert": {
-          const { current, key } = delta
-          let previous = delta.previous
-          if (previous !== undefined && previous.uid !== current.uid) {
-            // Deleted and recreated under the same name while the watch was away.
-            const gone = index.release(key)
-            if (gone !== undefined) yield* trigger(gone.key, "DELETED")
-            previous = undefined
-          }
-          if (attribution !== undefined) {
-            const before = index.assign(key, ownerUid(current), attribution)
-            if (before !== undefined) yield* trigger(before, "UPDATED")
-          }
-          // A pod that lost its owner (orphaned) keeps the workload it ran under.
-          const under = index.attributionOf(key)
-          const reason = podTrigger(previous, current)
-          if (under !== undefined && reason !== undefined) yield* trigger(under.key, reason)
-          return
-        }
+  /**
+   * Stage two, in order: the index follows the pods; the keys they touch
+   * (and the end of a list) are added to `followUps`.
+   */
+  const indexPod = (delta: Delta<SlimPod>, attribution: Attribution | undefined, followUps: Array<PodFollowUp>): void => {
+    switch (delta._tag) {
+      case "Synced":
+        followUps.push("indexed")
+        return
+      case "Delete": {
+        const gone = index.release(delta.key)
+        if (gone !== undefined) followUps.push({ key: gone.key, reason: "DELETED" })
+        return
       }
-    })
+      case "Upsert": {
+        const { current, key } = delta
+        let previous = delta.previous
+        if (previous !== undefined && previous.uid !== current.uid) {
+          // Deleted and recreated under the same name while the watch was away.
+          const gone = index.release(key)
+          if (gone !== undefined) followUps.push({ key: gone.key, reason: "DELETED" })
+          previous = undefined
+        }
+        if (attribution !== undefined) {
+          const before = index.assign(key, ownerUid(current), attribution)
+          if (before !== undefined) followUps.push({ key: before, reason: "UPDATED" })
+        }
+        // A pod that lost its owner (orphaned) keeps the workload it ran under.
+        const under = index.attributionOf(key)
+        const reason = podTrigger(previous, current)
+        if (under !== undefined && reason !== undefined) followUps.push({ key: under.key, reason })
+        return
+      }
+    }
+  }
 
   /** A Job's key is its CronJob's when it has one: a CronJob's Jobs come and go with every run. */
   const keyOfWorkload = (meta: ObjectMeta) =>
