@@ -79,6 +79,15 @@ describe("deployed state document", () => {
     expect(encodeState(SCOPE, names, 1e9).text).toBe(encodeState(SCOPE, [...names].reverse(), 1e9).text)
   })
 
+  it("names are stored in code-unit order, whatever the process's locale", () => {
+    // localeCompare would put "B-api" between "a" and "b" (and differ by locale).
+    const names = [remembered("b-web", "x", 1), remembered("B-api", "y", 2), remembered("a-db", "z", 3), remembered("_tool", "w", 4)]
+    const decoded = Either.getOrThrow(decodeState(SCOPE, encodeState(SCOPE, names, 1e9).text))
+    expect([...decoded].map((n) => n.record.deployment_name)).toStrictEqual(
+      names.map((n) => n.record.deployment_name).sort()
+    )
+  })
+
   it("another org, cluster or logical environment's document is refused as foreign", () => {
     const text = encodeState(SCOPE, [remembered("cart", "app", 1)], 1e9).text
     for (const other of [{ ...SCOPE, org: "other" }, { ...SCOPE, cluster: "other" }, { ...SCOPE, logicalEnvironment: "prod" }]) {
