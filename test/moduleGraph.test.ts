@@ -64,6 +64,23 @@ describe("the bundle", () => {
     expect(startUpProblem(metafile)).toBeUndefined()
   })
 
+  it("does not import node:http as an ES module at start-up (its ES module form loads Node's own undici)", async () => {
+    const { metafile } = await bundled()
+    const outputs = metafile.outputs
+    const entry = Object.keys(outputs).find((path) => outputs[path]!.entryPoint === "src/main.ts")!
+    const startUp = new Set<string>()
+    const visit = (path: string) => {
+      if (startUp.has(path)) return
+      startUp.add(path)
+      for (const imported of outputs[path]!.imports) if (imported.kind === "import-statement" && !imported.external) visit(imported.path)
+    }
+    visit(entry)
+    const httpImports = [...startUp].flatMap((path) =>
+      outputs[path]!.imports.filter((imported) => imported.kind === "import-statement" && /^(node:)?http$/.test(imported.path)).map(() => path)
+    )
+    expect(httpImports).toEqual([])
+  })
+
   it("keeps the named exports of what is imported on demand (the OTLP exporter, OpenTelemetry's SDK): ES module builds are bundled", async () => {
     const { metafile } = await bundled()
     expect(defaultOnlyLazyChunks(metafile)).toEqual([])

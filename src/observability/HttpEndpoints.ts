@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import type { IncomingMessage, ServerResponse } from "node:http"
+import { createRequire } from "node:module"
 import type { AddressInfo } from "node:net"
 import { Data, Effect, FiberSet, Layer } from "effect"
 import { Config } from "../config/Config.ts"
@@ -10,6 +11,12 @@ import { Readiness } from "./Readiness.ts"
 // middleware, request and response models) cost about 12 MiB of RSS that
 // the process kept for its whole life (BENCHMARKS.md, "Idle memory") to
 // serve what fits in a table.
+
+// Required, not imported: Node makes an ES module of node:http by reading
+// every export, and WebSocket, MessageEvent and CloseEvent are getters that
+// load Node's own copy of undici (some 1.5 MiB of heap and 4 MiB of RSS,
+// for as long as the process runs; this program uses neither).
+const { createServer } = createRequire(import.meta.url)("node:http") as typeof import("node:http")
 
 /** An answer: status, content type and body. */
 export interface Reply {
