@@ -16,12 +16,27 @@
 // Names are kept (class and function names appear in logs and errors);
 // dist/*.js.map map stack traces back to src/ and node_modules/ when Node
 // runs with --enable-source-maps.
-import { build, type BuildOptions, type Metafile } from "esbuild"
+import { build, type BuildOptions, type Metafile, type Plugin } from "esbuild"
 import { rmSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("../", import.meta.url))
 const ENTRY = "src/main.ts"
+
+/**
+ * "undici" (not its subpaths) is src/support/undiciCore.cjs, what the
+ * program uses of it; except in @kubernetes/client-node (loaded for
+ * kubeconfig files only), which has its own copy and imports its fetch.
+ */
+const undiciCore: Plugin = {
+  name: "undici-core",
+  setup: (build) => {
+    build.onResolve({ filter: /^undici$/ }, (args) =>
+      args.importer.includes("/node_modules/@kubernetes/client-node/")
+        ? undefined
+        : { path: `${root}src/support/undiciCore.cjs` })
+  }
+}
 
 /** The bundle of src/main.ts into `outdir` (test/moduleGraph.test.ts builds it in memory). */
 export const bundleOptions = (outdir: string) => ({
@@ -38,6 +53,7 @@ export const bundleOptions = (outdir: string) => ({
   // chunk that exports only `default`, and the program's named imports from
   // it (e.g. OTLPTraceExporter) would be undefined.
   mainFields: ["module", "main"],
+  plugins: [undiciCore],
   minify: true,
   keepNames: true,
   sourcemap: "linked",

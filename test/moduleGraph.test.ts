@@ -81,6 +81,20 @@ describe("the bundle", () => {
     expect(httpImports).toEqual([])
   })
 
+  it("holds undici's dispatchers at start-up but not its fetch, WebSocket or cookies (client-node keeps its own whole copy)", async () => {
+    const { metafile } = await bundled()
+    const startUp = startUpInputs(metafile)
+    expect(startUp).toContain("src/support/undiciCore.cjs")
+    expect(startUp).toContain("node_modules/undici/lib/dispatcher/env-http-proxy-agent.js")
+    // (Some of lib/web/ is in: the response body's helpers.)
+    expect(startUp.filter((input) => /^node_modules\/undici\/lib\/(web\/(fetch\/index|websocket|cookies|cache|eventsource)|mock)/.test(input))).toEqual([])
+    const everything = Object.values(metafile.outputs).flatMap((output) => Object.keys(output.inputs))
+    // client-node (its own copy of undici) imports fetch.
+    expect(everything.filter((input) => input.endsWith("/undici/lib/web/fetch/index.js"))).toEqual([
+      "node_modules/@kubernetes/client-node/node_modules/undici/lib/web/fetch/index.js"
+    ])
+  })
+
   it("keeps the named exports of what is imported on demand (the OTLP exporter, OpenTelemetry's SDK): ES module builds are bundled", async () => {
     const { metafile } = await bundled()
     expect(defaultOnlyLazyChunks(metafile)).toEqual([])
