@@ -64,8 +64,8 @@ export const bundleOptions = (outdir: string) => ({
   banner: { js: "import { createRequire as __createRequire } from \"node:module\"; const require = __createRequire(import.meta.url);" }
 } satisfies BuildOptions)
 
-/** The source files in the chunks the entry loads before it runs (static imports, followed). */
-export const startUpInputs = (metafile: Metafile): ReadonlyArray<string> => {
+/** The chunks the entry loads before it runs (static imports, followed), the entry's first. */
+export const startUpOutputs = (metafile: Metafile): ReadonlyArray<string> => {
   const outputs = metafile.outputs
   const entry = Object.keys(outputs).find((path) => outputs[path]!.entryPoint === ENTRY)!
   const loaded = new Set<string>()
@@ -75,8 +75,12 @@ export const startUpInputs = (metafile: Metafile): ReadonlyArray<string> => {
     for (const imported of outputs[path]!.imports) if (imported.kind === "import-statement" && !imported.external) visit(imported.path)
   }
   visit(entry)
-  return [...loaded].flatMap((path) => Object.keys(outputs[path]!.inputs))
+  return [...loaded]
 }
+
+/** The source files in the start-up chunks (startUpOutputs). */
+export const startUpInputs = (metafile: Metafile): ReadonlyArray<string> =>
+  startUpOutputs(metafile).flatMap((path) => Object.keys(metafile.outputs[path]!.inputs))
 
 /** What must stay out of the start-up chunks; the problem if something is in them. */
 export const startUpProblem = (metafile: Metafile): string | undefined => {

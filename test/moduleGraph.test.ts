@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { bundleOptions, defaultOnlyLazyChunks, startUpInputs, startUpProblem } from "../scripts/build.ts"
+import { bundleOptions, defaultOnlyLazyChunks, startUpInputs, startUpOutputs, startUpProblem } from "../scripts/build.ts"
 
 // What the program loads costs memory for as long as it runs (BENCHMARKS.md,
 // "Idle memory"). The static module graph of src/main.ts, as Node
@@ -66,17 +66,8 @@ describe("the bundle", () => {
 
   it("does not import node:http as an ES module at start-up (its ES module form loads Node's own undici)", async () => {
     const { metafile } = await bundled()
-    const outputs = metafile.outputs
-    const entry = Object.keys(outputs).find((path) => outputs[path]!.entryPoint === "src/main.ts")!
-    const startUp = new Set<string>()
-    const visit = (path: string) => {
-      if (startUp.has(path)) return
-      startUp.add(path)
-      for (const imported of outputs[path]!.imports) if (imported.kind === "import-statement" && !imported.external) visit(imported.path)
-    }
-    visit(entry)
-    const httpImports = [...startUp].flatMap((path) =>
-      outputs[path]!.imports.filter((imported) => imported.kind === "import-statement" && /^(node:)?http$/.test(imported.path)).map(() => path)
+    const httpImports = startUpOutputs(metafile).flatMap((path) =>
+      metafile.outputs[path]!.imports.filter((imported) => imported.kind === "import-statement" && /^(node:)?http$/.test(imported.path)).map(() => path)
     )
     expect(httpImports).toEqual([])
   })
