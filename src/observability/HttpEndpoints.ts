@@ -15,7 +15,7 @@ import { Readiness } from "./Readiness.ts"
 // Required, not imported: Node makes an ES module of node:http by reading
 // every export, and WebSocket, MessageEvent and CloseEvent are getters that
 // load Node's own copy of undici (some 1.5 MiB of heap and 4 MiB of RSS,
-// for as long as the process runs; this program uses neither).
+// for as long as the process runs; this program uses none of them).
 const { createServer } = createRequire(import.meta.url)("node:http") as typeof import("node:http")
 
 /** An answer: status, content type and body. */

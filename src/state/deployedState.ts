@@ -184,14 +184,6 @@ const storedForm = (scope: StateScope) => (remembered: RememberedName) => {
 const utf8Bytes = (text: string) => Buffer.byteLength(text, "utf8")
 
 /**
- * The stored value for `names`, at most `budgetBytes` long: the newest names
- * are kept, the oldest dropped when they do not all fit. Compressed sizes do
- * not add up per name, so the count is estimated from the full value and
- * lowered by 3 % steps until it fits (close to, not exactly, the most that
- * would fit). Sorted by deployment_name, so the same names always give the
- * same value (and an unchanged state needs no write).
- */
-/**
  * By deployment_name in code-unit order: the same in every locale (the
  * value must not change with the process's language), and it does not
  * load ICU's collation data (some 2 MiB of the process's memory).
@@ -199,6 +191,14 @@ const utf8Bytes = (text: string) => Buffer.byteLength(text, "utf8")
 const byName = (a: { readonly record: { readonly deployment_name: string } }, b: typeof a): number =>
   a.record.deployment_name < b.record.deployment_name ? -1 : a.record.deployment_name > b.record.deployment_name ? 1 : 0
 
+/**
+ * The stored value for `names`, at most `budgetBytes` long: the newest names
+ * are kept, the oldest dropped when they do not all fit. Compressed sizes do
+ * not add up per name, so the count is estimated from the full value and
+ * lowered by 3 % steps until it fits (close to, not exactly, the most that
+ * would fit). Sorted by deployment_name, so the same names always give the
+ * same value (and an unchanged state needs no write).
+ */
 export const encodeState = (scope: StateScope, names: ReadonlyArray<RememberedName>, budgetBytes: number): EncodedState => {
   const newestFirst = [...names]
     .sort((a, b) => b.since - a.since || byName(a, b))
