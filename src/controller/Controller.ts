@@ -68,9 +68,6 @@ interface PendingWork {
   trace: EventTrace | undefined
 }
 
-/** Pod deltas handled between two turns of the event loop (a few ms of work). */
-const POD_SLICE = 250
-
 /** Workload keys whose start-up records are computed between two turns of the event loop. */
 const STARTUP_KEYS_PER_TURN = 10
 
@@ -161,25 +158,17 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
   /**
    * A chunk of pod deltas: attributions from the caches where they tell
    * (nearly always: no effect per delta), the few that need a read made
-   * concurrently, then the deltas applied in order.
+   * concurrently, then the deltas applied in order. Watch sessions hand
+   * over at most MAX_STEPS_PER_CHUNK deltas at a time (a list's too), so a
+   * chunk is a millisecond or two of work between turns of the event loop.
    */
-  const applyPodChunk = (chunk: Chunk.Chunk<Delta<SlimPod>>): Effect.Effect<void> => {
-    const deltas = Chunk.toReadonlyArray(chunk)
-    if (deltas.length <= POD_SLICE) return applyPodSlice(deltas)
-    // A larger chunk (a watch read of many small pods) goes in slices,
-    // with the event loop let through between them, so /healthz and
-    // /readyz answer while it is indexed.
-    const slices: Array<ReadonlyArray<Delta<SlimPod>>> = []
-    for (let i = 0; i < deltas.length; i += POD_SLICE) slices.push(deltas.slice(i, i + POD_SLICE))
-    return Effect.forEach(slices, (slice) => Effect.zipRight(applyPodSlice(slice), yieldToEventLoop), { discard: true })
-  }
-
-  const applyPodSlice = (deltas: ReadonlyArray<Delta<SlimPod>>): Effect.Effect<void> =>
+  const applyPodChunk = (chunk: Chunk.Chunk<Delta<SlimPod>>): Effect.Effect<void> =>
     Effect.gen(function*() {
+      const deltas = Chunk.toReadonlyArray(chunk)
       const attributions = new Array<Attribution | undefined>(deltas.length)
       const reads: Array<number> = []
       const relevant = new Array<boolean>(deltas.length)
-      // Replicas come together: one owner's attribution is made once per slice.
+      // Replicas come together: one owner's attribution is made once per chunk.
       const fromCaches = new Map<string, Attribution | undefined>()
       for (let i = 0; i < deltas.length; i++) {
         const delta = deltas[i]!
