@@ -11,7 +11,8 @@ const fixture = JSON.parse(
 /** The fixture's owner uid (also in its managedFields), before makePod gives each workload its own. */
 export const FIXTURE_OWNER_UID: string = fixture.metadata.ownerReferences[0].uid
 
-const hex = (seed: string) => createHash("sha256").update(seed).digest("hex")
+/** A sha256 in hex: stable made-up digests, hashes and uids. */
+export const hex = (seed: string) => createHash("sha256").update(seed).digest("hex")
 
 /** A uid-shaped string from a seed. */
 export const uidOf = (seed: string) => {

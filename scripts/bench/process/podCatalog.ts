@@ -6,8 +6,7 @@
 // A pod's JSON is never built from an object at serving time: each
 // Deployment has a template (its pod JSON with placeholders for what differs
 // per pod and per version), so a list page or watch event is string joins.
-import { createHash } from "node:crypto"
-import { FIXTURE_OWNER_UID, makePod, uidOf } from "../podFactory.ts"
+import { FIXTURE_OWNER_UID, hex, makePod, uidOf } from "../podFactory.ts"
 
 /** What changes between versions of one pod. */
 export interface PodVersion {
@@ -17,8 +16,6 @@ export interface PodVersion {
   /** Image generation: bumped by a "rollout" burst, it changes every digest of the pod. */
   readonly imageGeneration: number
 }
-
-const hex = (seed: string) => createHash("sha256").update(seed).digest("hex")
 
 const READY_BASE_MS = Date.parse("2026-07-14T09:13:06Z")
 
