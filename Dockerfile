@@ -39,11 +39,12 @@ FROM gcr.io/distroless/nodejs24-debian12:nonroot AS runtime
 WORKDIR /app
 ENV NODE_ENV=production
 # glibc's allocator, held to what a small single-threaded server needs: two
-# arenas instead of eight per core, and blocks of 128 KiB and more (list
-# pages, response buffers) mapped and returned at once rather than kept in
-# the heap (BENCHMARKS.md, "Idle memory"). scripts/package/imageContents.ts
+# arenas instead of eight per core; blocks of 32 KiB and more (socket read
+# buffers, list pages, response buffers) mapped and returned at once rather
+# than left as free holes between long-lived blocks in the heap, which glibc
+# trims only at its top (BENCHMARKS.md, "Idle memory"). scripts/package/imageContents.ts
 # runs the staged image with the same (IMAGE_ENV; a test keeps them equal).
-ENV MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072 MALLOC_MMAP_THRESHOLD_=131072
+ENV MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072 MALLOC_MMAP_THRESHOLD_=32768
 COPY --from=production-dependencies /app/package.json /app/package-lock.json ./
 COPY --from=production-dependencies /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

@@ -35,7 +35,7 @@ export const IMAGE_ENV: Readonly<Record<string, string>> = {
   NODE_ENV: "production",
   MALLOC_ARENA_MAX: "2",
   MALLOC_TRIM_THRESHOLD_: "131072",
-  MALLOC_MMAP_THRESHOLD_: "131072"
+  MALLOC_MMAP_THRESHOLD_: "32768"
 }
 
 /** The image's user (distroless `nonroot`), which the manifest also sets. */
