@@ -90,26 +90,26 @@ export class Reconciler extends Effect.Service<Reconciler>()("deployment-tracker
      * its Namespace (selection, environments, opt-out) and its workload
      * object's opt-out (see namespacePolicy.ts).
      */
-    const namespaceOf = (key: string, anchors: ReadonlyArray<Anchor>, view: WorkloadView) =>
-      Effect.gen(function*() {
-        const { namespace } = parseWorkloadKey(key)
-        const ignored = anchors.some((anchor) => isIgnored(anchorAnnotations(anchor))) ||
-          [...view.chosen.values()].some((chosen) => chosen.attribution.ownerAnnotations.some(isIgnored))
-        const decided = namespaceView({
-          watched: namespaces.mode === "on",
-          selector: namespaces.selector,
-          namespace: namespaces.lookup(namespace),
-          workloadAnnotations: ignored ? { [IGNORE_KEY]: "true" } : undefined,
-          defaults
-        })
-        for (const dropped of decided.dropped) {
-          metrics.annotationInvalid(dropped.key === LOGICAL_ENVIRONMENT_KEY ? "logical-environment" : "physical-environment")
-          yield* Effect.logWarning("Invalid Namespace annotation ignored; the tracker's own environment is used").pipe(
-            Effect.annotateLogs({ namespace, annotation: dropped.key, reason: dropped.reason })
-          )
-        }
-        return decided.view
+    const namespaceOf = (key: string, anchors: ReadonlyArray<Anchor>, view: WorkloadView): Effect.Effect<NamespaceView> => {
+      const { namespace } = parseWorkloadKey(key)
+      const ignored = anchors.some((anchor) => isIgnored(anchorAnnotations(anchor))) ||
+        [...view.chosen.values()].some((chosen) => chosen.attribution.ownerAnnotations.some(isIgnored))
+      const decided = namespaceView({
+        watched: namespaces.mode === "on",
+        selector: namespaces.selector,
+        namespace: namespaces.lookup(namespace),
+        workloadAnnotations: ignored ? { [IGNORE_KEY]: "true" } : undefined,
+        defaults
       })
+      // Decided from the caches, not from when it is run: the common case needs no effect of its own.
+      if (decided.dropped.length === 0) return Effect.succeed(decided.view)
+      return Effect.forEach(decided.dropped, (dropped) => {
+        metrics.annotationInvalid(dropped.key === LOGICAL_ENVIRONMENT_KEY ? "logical-environment" : "physical-environment")
+        return Effect.logWarning("Invalid Namespace annotation ignored; the tracker's own environment is used").pipe(
+          Effect.annotateLogs({ namespace, annotation: dropped.key, reason: dropped.reason })
+        )
+      }, { discard: true }).pipe(Effect.as(decided.view))
+    }
 
     /** The records the chosen containers call for, by identity (a record that cannot be built is left out). */
     const desiredRecords = (view: WorkloadView, namespace: NamespaceView) =>

@@ -36,7 +36,7 @@ export class RecordBuilder extends Effect.Service<RecordBuilder>()("deployment-t
         for (const dropped of metadata.dropped) {
           metrics.annotationInvalid(annotationKind(dropped.key))
           yield* Effect.logWarning("Invalid annotation left out of the records").pipe(
-            Effect.annotateLogs({ annotation: dropped.key, reason: dropped.reason })
+            Effect.annotateLogs({ pod: pod.name, annotation: dropped.key, reason: dropped.reason })
           )
         }
         const outcome = recordFor({
@@ -57,7 +57,7 @@ export class RecordBuilder extends Effect.Service<RecordBuilder>()("deployment-t
           case "Invalid": {
             metrics.recordInvalid(outcome.field)
             yield* Effect.logWarning("Record violates the API's constraints; not sent").pipe(
-              Effect.annotateLogs({ container: container.name, field: outcome.field, reason: outcome.reason })
+              Effect.annotateLogs({ pod: pod.name, container: container.name, field: outcome.field, reason: outcome.reason })
             )
             const { anchor } = attribution
             yield* events.report(
@@ -68,11 +68,11 @@ export class RecordBuilder extends Effect.Service<RecordBuilder>()("deployment-t
           }
           case "Ready":
             for (const note of outcome.adjustments) {
-              yield* Effect.logInfo("Record adjusted to fit the API").pipe(Effect.annotateLogs({ adjustment: note }))
+              yield* Effect.logInfo("Record adjusted to fit the API").pipe(Effect.annotateLogs({ pod: pod.name, adjustment: note }))
             }
             return outcome.record
         }
-      }).pipe(Effect.annotateLogs({ pod: chosen.pod.name }))
+      })
 
     return { build } as const
   })

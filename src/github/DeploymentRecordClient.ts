@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { Config } from "../config/Config.ts"
-import { SpanAttribute, SpanName } from "../observability/eventTrace.ts"
+import { EventTracing, SpanAttribute, SpanName, withExportedSpan } from "../observability/eventTrace.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
 import { errorMessage, shortMessage } from "./classifyResponse.ts"
@@ -24,11 +24,14 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
       const path = `/orgs/${encodeURIComponent(config.org)}/artifacts/metadata/deployment-record`
 
       /**
-       * One HTTP request as a span of its own (no headers, no body). The
-       * record's span (see post) counts the attempts, so each one knows how
-       * many came before it.
+       * One HTTP request as a span of its own (no headers, no body), when
+       * spans are exported (withExportedSpan). The record's span (see post)
+       * counts the attempts, so each one knows how many came before it.
        */
       const traced = <A, E extends { readonly _tag: string }>(record: DeploymentRecord, request: Effect.Effect<A, E>) =>
+        Effect.flatMap(EventTracing, (on) => on ? tracedAttempt(record, request) : request)
+
+      const tracedAttempt = <A, E extends { readonly _tag: string }>(record: DeploymentRecord, request: Effect.Effect<A, E>) =>
         Effect.currentSpan.pipe(
           Effect.map((recordSpan) => {
             const before = Number(recordSpan.attributes.get(SpanAttribute.attempts) ?? 0)
@@ -80,11 +83,11 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
             })
           ),
           Effect.asVoid,
-          Effect.annotateLogs({ deployment_name: record.deployment_name }),
-          Effect.withSpan(SpanName.postRecord, {
+          // The caller (RecordSender) annotates the logs with the record's fields.
+          withExportedSpan(SpanName.postRecord, () => ({
             attributes: { deployment_name: record.deployment_name, status: record.status },
             captureStackTrace: false
-          })
+          }))
         )
 
       return { post } as const

@@ -141,6 +141,17 @@ export const traceAbandoned = (trace: EventTrace, outcome: string): Effect.Effec
     Effect.zipRight(endSpan(trace.queueWait))
   )
 
+/**
+ * `Effect.withSpan`, only when an exporting tracer is installed. Without
+ * one, Effect's built-in tracer still makes every span (some 6 µs each, and
+ * a reconcile makes two, then two per record sent) for nobody to read.
+ * `options` is a function so that the attributes are not computed for
+ * nothing.
+ */
+export const withExportedSpan = (name: string, options: () => Tracer.SpanOptions) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(EventTracing, (on) => (on ? Effect.withSpan(self, name, options()) : self))
+
 /** Wraps the computation of a workload's desired records. */
 export const withRecordBuildSpan = <A, E, R>(build: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.withSpan(build, SpanName.recordBuild, { captureStackTrace: false })
+  build.pipe(withExportedSpan(SpanName.recordBuild, () => ({ captureStackTrace: false })))
