@@ -12,7 +12,7 @@ import { NamespaceWatch } from "../kube/NamespaceWatch.ts"
 import { WATCHED_KINDS } from "../kube/resources.ts"
 import { WorkloadWatches } from "../kube/WorkloadWatches.ts"
 import { DeploymentLedger } from "../ledger/DeploymentLedger.ts"
-import { continueTrace, type EventTrace, SpanAttribute, SpanName, traceAbandoned, traceReceipt, traceRequeue, withExportedSpan } from "../observability/eventTrace.ts"
+import { annotateSpan, continueTrace, type EventTrace, SpanAttribute, SpanName, traceAbandoned, traceReceipt, traceRequeue, withExportedSpan } from "../observability/eventTrace.ts"
 import { Liveness } from "../observability/Liveness.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { Readiness } from "../observability/Readiness.ts"
@@ -319,7 +319,7 @@ export const ControllerLive = Layer.scopedDiscard(Effect.gen(function*() {
       const work = pending.get(key) ?? { counts: {}, trace: undefined }
       pending.delete(key)
       const reconcile = reconciler.reconcile(key).pipe(
-        Effect.tap((outcome) => Effect.annotateCurrentSpan(SpanAttribute.outcome, outcome)),
+        Effect.tap((outcome) => annotateSpan(SpanAttribute.outcome, outcome)),
         withExportedSpan(SpanName.reconcile, () => ({
           attributes: { [SpanAttribute.workload]: key, [SpanAttribute.events]: JSON.stringify(work.counts) },
           captureStackTrace: false

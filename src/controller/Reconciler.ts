@@ -8,7 +8,7 @@ import { watchedKind } from "../kube/resources.ts"
 import { WorkloadWatches } from "../kube/WorkloadWatches.ts"
 import { DeploymentLedger, type LedgerEntry } from "../ledger/DeploymentLedger.ts"
 import { IGNORE_KEY, isIgnored, LOGICAL_ENVIRONMENT_KEY } from "../metadata/trackerAnnotations.ts"
-import { SpanAttribute, withRecordBuildSpan } from "../observability/eventTrace.ts"
+import { annotateSpan, SpanAttribute, withRecordBuildSpan } from "../observability/eventTrace.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { renderDeploymentName } from "../record/deploymentName.ts"
 import { recordIdentity } from "../record/recordIdentity.ts"
@@ -227,7 +227,7 @@ export class Reconciler extends Effect.Service<Reconciler>()("deployment-tracker
         // Without the question, "present" changes nothing (see presenceNeeded).
         const presence = presenceNeeded(state) ? yield* workloadPresent(anchors) : "watched"
         const changes = planChanges(state, presence !== "absent")
-        yield* Effect.annotateCurrentSpan(SpanAttribute.recordCount, changes.length)
+        yield* annotateSpan(SpanAttribute.recordCount, changes.length)
         const outcomes = yield* Effect.forEach(changes, (change) => apply(key, change))
         if (outcomes.includes("retry")) return "retry" as const
         return presence === "read" && !view.live && ledger.entriesOf(key).size > 0 ? "recheck" as const : "done" as const

@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { Config } from "../config/Config.ts"
-import { EventTracing, SpanAttribute, SpanName, withExportedSpan } from "../observability/eventTrace.ts"
+import { annotateSpan, EventTracing, SpanAttribute, SpanName, withExportedSpan } from "../observability/eventTrace.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import type { DeploymentRecord } from "../record/DeploymentRecord.ts"
 import { errorMessage, shortMessage } from "./classifyResponse.ts"
@@ -42,8 +42,8 @@ export class DeploymentRecordClient extends Effect.Service<DeploymentRecordClien
           Effect.flatMap((retries) =>
             request.pipe(
               Effect.tapBoth({
-                onSuccess: () => Effect.annotateCurrentSpan(SpanAttribute.outcome, "ok"),
-                onFailure: (e) => Effect.annotateCurrentSpan(SpanAttribute.outcome, attemptOutcome(e._tag))
+                onSuccess: () => annotateSpan(SpanAttribute.outcome, "ok"),
+                onFailure: (e) => annotateSpan(SpanAttribute.outcome, attemptOutcome(e._tag))
               }),
               Effect.withSpan(SpanName.postAttempt, {
                 kind: "client",

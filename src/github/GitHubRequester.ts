@@ -2,7 +2,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Clock, Duration, Effect, Option, Redacted, Schedule } from "effect"
 import { Config } from "../config/Config.ts"
 import { describeProxy, proxyFor } from "../config/egress.ts"
-import { SpanAttribute } from "../observability/eventTrace.ts"
+import { annotateSpan, SpanAttribute } from "../observability/eventTrace.ts"
 import { Metrics } from "../observability/Metrics.ts"
 import { makeThrottle } from "../support/throttle.ts"
 import { USER_AGENT } from "../version.ts"
@@ -167,7 +167,7 @@ export class GitHubRequester extends Effect.Service<GitHubRequester>()("deployme
             Clock.currentTimeMillis.pipe(Effect.map((now) => metrics.postAttemptSeconds((now - started) / 1000)))
           )
         )
-        yield* Effect.annotateCurrentSpan(SpanAttribute.httpStatus, response.status)
+        yield* annotateSpan(SpanAttribute.httpStatus, response.status)
         if (response.status >= 200 && response.status < 300) return response
         // A token GitHub no longer takes (revoked, or expired sooner than it said): the next authorization renews it.
         if (response.status === 401) yield* credential.refresh

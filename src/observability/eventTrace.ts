@@ -1,4 +1,4 @@
-import { Clock, Context, Effect, Exit, type Tracer } from "effect"
+import { Clock, Context, Effect, Exit, Option, Tracer } from "effect"
 
 // One trace per reconcile of a workload key: from the watch event that
 // queued the key (later events for the key while it waits join it, counted
@@ -151,6 +151,16 @@ export const traceAbandoned = (trace: EventTrace, outcome: string): Effect.Effec
 export const withExportedSpan = (name: string, options: () => Tracer.SpanOptions) =>
 <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.flatMap(EventTracing, (on) => (on ? Effect.withSpan(self, name, options()) : self))
+
+/**
+ * Sets an attribute on the current span, if there is one. Effect's
+ * `annotateCurrentSpan` makes (and drops) an exception, stack trace and
+ * all, when there is none: every time when spans are not exported.
+ */
+export const annotateSpan = (key: string, value: unknown): Effect.Effect<void> =>
+  Effect.map(Effect.serviceOption(Tracer.ParentSpan), (span) => {
+    if (Option.isSome(span) && span.value._tag === "Span") span.value.attribute(key, value)
+  })
 
 /** Wraps the computation of a workload's desired records. */
 export const withRecordBuildSpan = <A, E, R>(build: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
