@@ -89,10 +89,6 @@ const endSpan = (span: Tracer.Span) =>
   Clock.currentTimeNanos.pipe(Effect.map((now) => span.end(now, Exit.void)))
 
 /**
- * Starts the event's trace: call it where the watch delivers the event,
- * before queueing it. A new root, whatever span the watch fiber is in.
- */
-/**
  * Whether an exporting tracer is installed (Tracing.ts provides `true` with
  * it). Without one, the per-event trace is not kept at all.
  */
@@ -100,6 +96,10 @@ export class EventTracing extends Context.Reference<EventTracing>()("deployment-
   defaultValue: () => false
 }) {}
 
+/**
+ * Starts the event's trace: call it where the watch delivers the event,
+ * before queueing it. A new root, whatever span the watch fiber is in.
+ */
 export const traceReceipt = (traced: TracedKey): Effect.Effect<EventTrace | undefined> =>
   Effect.gen(function*() {
     // With tracing off, nothing would be exported: keep no spans at all. A
@@ -155,7 +155,9 @@ export const withExportedSpan = (name: string, options: () => Tracer.SpanOptions
 /**
  * Sets an attribute on the current span, if there is one. Effect's
  * `annotateCurrentSpan` makes (and drops) an exception, stack trace and
- * all, when there is none: every time when spans are not exported.
+ * all, when there is none: every time when spans are not exported. (Unlike
+ * it, this does not look past a span that disables propagation: the
+ * controller makes none.)
  */
 export const annotateSpan = (key: string, value: unknown): Effect.Effect<void> =>
   Effect.map(Effect.serviceOption(Tracer.ParentSpan), (span) => {

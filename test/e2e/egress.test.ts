@@ -360,6 +360,8 @@ describe("egress proxy and private CA", () => {
       return line!
     }, { deadlineMs: 60_000 })
     expect(String(failure.annotations["reason"])).toMatch(/certificate/i)
+    // The record client's retry lines say which record (RecordSender annotates them).
+    expect(failure.annotations["deployment_name"]).toBe(`${ns}/db/app`)
     expect(sim.records().filter((r) => r.org === s.org)).toEqual([])
   })
 })

@@ -164,6 +164,7 @@ describe("the controller traces each reconcile of a workload key", () => {
       expect(reconcile.attributes).toMatchObject({
         [SpanAttribute.workload]: "default/web",
         [SpanAttribute.events]: JSON.stringify({ CREATED: 1 }),
+        [SpanAttribute.recordCount]: 1,
         [SpanAttribute.outcome]: "done"
       })
       expect(post.attributes).toMatchObject({
@@ -381,7 +382,7 @@ describe("with tracing off", () => {
       return names
     })
 
-  it.scopedLive("no span is ever made: nothing waits in memory for a trace nobody exports, and no time goes into spans nobody reads", () =>
+  it.scopedLive("no span of an event's handling is made: nothing waits in memory for a trace nobody exports, and no time goes into spans nobody reads", () =>
     Effect.gen(function*() {
       // The run waits for two reconciles and a posted record, so the controller did its work.
       const names = yield* spanNames(TracingLive(Option.none()))
