@@ -101,7 +101,7 @@ export class Reconciler extends Effect.Service<Reconciler>()("deployment-tracker
         workloadAnnotations: ignored ? { [IGNORE_KEY]: "true" } : undefined,
         defaults
       })
-      // Decided from the caches, not from when it is run: the common case needs no effect of its own.
+      // The view is decided now, from the caches; only its warnings need an effect.
       if (decided.dropped.length === 0) return Effect.succeed(decided.view)
       return Effect.forEach(decided.dropped, (dropped) => {
         metrics.annotationInvalid(dropped.key === LOGICAL_ENVIRONMENT_KEY ? "logical-environment" : "physical-environment")
